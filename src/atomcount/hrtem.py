@@ -18,6 +18,7 @@ Image formation, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.fft as sfft
@@ -123,11 +124,24 @@ def exit_wave(
     return ExitWave(fourier=crop.astype(np.complex64), extent=extent, energy=energy)
 
 
+@lru_cache(maxsize=16)
 def _frequencies(n: int, extent: float) -> tuple[np.ndarray, np.ndarray]:
     """|k| (1/Å) and azimuth on an FFT-shifted n×n grid of a field ``extent`` (Å)."""
     k1 = (np.arange(n) - n // 2) / extent
     kx, ky = np.meshgrid(k1, k1, indexing="ij")
     return np.hypot(kx, ky), np.arctan2(ky, kx)
+
+
+def _even_fast_len(n: int) -> int:
+    """Smallest even length ≥ n whose only prime factors are 2, 3 and 5."""
+    while True:
+        r = n + n % 2
+        for p in (2, 3, 5):
+            while r % p == 0:
+                r //= p
+        if r == 1:
+            return n + n % 2
+        n += 1
 
 
 def image_size(extent: float, sampling: float) -> int:
@@ -152,21 +166,22 @@ def wave_intensity(wave: ExitWave, params: ImagingParameters) -> np.ndarray:
             f"sampling {params.sampling} Å/px is finer than the stored exit wave allows "
             f"({wave.extent / m:.3f} Å/px)"
         )
-    k, phi = _frequencies(m, wave.extent)
     k_ap = min(K_APERTURE, wave.k_max)
+    # only frequencies inside the aperture matter: work on the smallest square holding it
+    m_ap = min(m, int(2 * np.ceil(k_ap * wave.extent)) + 2)
+    c = m // 2 - m_ap // 2
+    k, phi = _frequencies(m_ap, wave.extent)
     chi = ctf_phase(k, phi, params)
-    h = np.exp(-1j * chi) * temporal_envelope(k, params) * spatial_envelope(k, params)
-    h[k > k_ap] = 0
-    psi_k = wave.fourier * h.astype(np.complex64)
+    h = np.exp(-1j * chi) * (temporal_envelope(k, params) * spatial_envelope(k, params) * (k <= k_ap))
+    psi_k = wave.fourier[c : c + m_ap, c : c + m_ap] * h.astype(np.complex64)
     # |psi|^2 holds frequencies up to 2 k_ap; a grid with Nyquist k_r aliases them
-    # only above 2 k_r - 2 k_ap, which must exceed the image Nyquist frequency.
+    # only above 2 k_r - 2 k_ap, which must exceed the image Nyquist frequency k_img.
     k_img = n_img / (2 * wave.extent)
-    n_r = sfft.next_fast_len(int(np.ceil(2 * wave.extent * (k_ap + k_img / 2))) * 2)
-    n_r = max(n_r + n_r % 2, m)
+    n_r = _even_fast_len(max(int(np.ceil(2 * wave.extent * (k_ap + k_img / 2))), n_img))
     pad = np.zeros((n_r, n_r), np.complex64)
-    o = n_r // 2 - m // 2
-    pad[o : o + m, o : o + m] = psi_k
-    psi = sfft.ifft2(sfft.ifftshift(pad)) * np.float32(n_r * n_r / (m * m))
+    o = n_r // 2 - m_ap // 2
+    pad[o : o + m_ap, o : o + m_ap] = psi_k
+    psi = sfft.ifft2(sfft.ifftshift(pad), workers=1) * np.float32(n_r * n_r / (m * m))
     intensity = psi.real**2 + psi.imag**2
     ik = sfft.fftshift(sfft.rfft2(intensity, workers=1), axes=0)
     # crop to the image grid (rfft keeps the non-negative half along the last axis)
@@ -177,7 +192,6 @@ def wave_intensity(wave: ExitWave, params: ImagingParameters) -> np.ndarray:
     if params.blur > 0:
         sigma = params.blur * wave.extent / n_img  # Å
         crop *= np.exp(-2 * (np.pi * sigma * kimg) ** 2)
-    crop[n_img // 2 + 0, 0] *= 1  # keep DC
     out = sfft.irfft2(sfft.ifftshift(crop, axes=0), s=(n_img, n_img), workers=1)
     return (out * (n_img * n_img) / (n_r * n_r)).astype(np.float32)
 

@@ -1,0 +1,1 @@
+"""Click commands of the ``atomcount`` CLI, one module per sub-command."""
