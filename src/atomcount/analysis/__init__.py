@@ -1,0 +1,1 @@
+"""Analysis of user images and curves: counting columns."""

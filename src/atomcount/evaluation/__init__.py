@@ -1,0 +1,1 @@
+"""Evaluation: column matching, accuracy metrics, sensitivity, forward cross-validation."""

@@ -1,0 +1,1 @@
+"""Neural networks (torch only; no physics in here)."""

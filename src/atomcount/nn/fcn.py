@@ -1,0 +1,93 @@
+"""Encoder-decoder FCN for column heights (paper 000 Fig. 1; Madsen et al. 2018).
+
+Three max-pool levels with residual blocks, skip connections by concatenation and
+bilinear up-sampling. Two heads on one trunk:
+
+* ``regression``: 1×1 convolution + ReLU → one map whose value at a column equals its
+  height (trained with a pixel MSE/RMSE);
+* ``classification``: 1×1 convolution → 16 logits (background + heights 1…15),
+  softmax at inference.
+
+Any input whose sides are divisible by 8 is accepted.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class ResidualBlock(nn.Module):
+    """Two 3×3 convolutions with batch norm and an identity shortcut."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(x + self.bn2(self.conv2(y)))
+
+
+class _Stage(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__(
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            ResidualBlock(c_out),
+        )
+
+
+class ColumnFCN(nn.Module):
+    """Encoder-decoder with a regression and a classification head.
+
+    Parameters
+    ----------
+    width : int
+        Channels of the first stage; doubles at each of the three pooling levels.
+    n_classes : int
+        Classes of the classification head (background + heights).
+
+    Examples
+    --------
+    >>> net = ColumnFCN(width=4)
+    >>> out = net(torch.zeros(1, 1, 32, 32))
+    >>> tuple(out["regression"].shape), tuple(out["classification"].shape)
+    ((1, 1, 32, 32), (1, 16, 32, 32))
+    """
+
+    levels = 3
+
+    def __init__(self, width: int = 16, n_classes: int = 16) -> None:
+        super().__init__()
+        w = [width * 2**i for i in range(self.levels + 1)]
+        self.width = width
+        self.n_classes = n_classes
+        self.down = nn.ModuleList([_Stage(1, w[0])] + [_Stage(w[i], w[i + 1]) for i in range(self.levels)])
+        self.up = nn.ModuleList([_Stage(w[i + 1] + w[i], w[i]) for i in reversed(range(self.levels))])
+        self.regression = nn.Conv2d(w[0], 1, 1)
+        self.classification = nn.Conv2d(w[0], n_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Map images (B, 1, H, W) to ``{"regression": (B,1,H,W), "classification": logits}``."""
+        if x.shape[-1] % 8 or x.shape[-2] % 8:
+            raise ValueError(f"input sides must be divisible by 8, got {tuple(x.shape[-2:])}")
+        skips = []
+        for i, stage in enumerate(self.down):
+            x = stage(x)
+            if i < self.levels:
+                skips.append(x)
+                x = F.max_pool2d(x, 2)
+        for stage in self.up:
+            skip = skips.pop()
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = stage(torch.cat([x, skip], dim=1))
+        return {"regression": F.relu(self.regression(x)), "classification": self.classification(x)}
+
+    def config(self) -> dict:
+        """Constructor arguments (stored in checkpoints)."""
+        return {"width": self.width, "n_classes": self.n_classes}

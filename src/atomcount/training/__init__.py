@@ -1,0 +1,1 @@
+"""Training: on-the-fly data streams, losses, loops and checkpoints."""
