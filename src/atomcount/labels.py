@@ -43,9 +43,10 @@ def _stamps(xy_px: np.ndarray, shape: tuple[int, int], sigma_px: float) -> tuple
     jj = np.rint(xy_px[:, 1:]).astype(int) + offs
     gi = np.exp(-((ii - xy_px[:, :1]) ** 2) / (2 * sigma_px**2)) * ((ii >= 0) & (ii < shape[0]))
     gj = np.exp(-((jj - xy_px[:, 1:]) ** 2) / (2 * sigma_px**2)) * ((jj >= 0) & (jj < shape[1]))
-    val = (gi[:, :, None] * gj[:, None, :]).reshape(len(xy_px), -1)
+    w = len(offs) ** 2
+    val = (gi[:, :, None] * gj[:, None, :]).reshape(len(xy_px), w)
     idx = (np.clip(ii, 0, shape[0] - 1)[:, :, None] * shape[1] + np.clip(jj, 0, shape[1] - 1)[:, None, :])
-    return idx.reshape(len(xy_px), -1), val
+    return idx.reshape(len(xy_px), w), val
 
 
 def height_map(

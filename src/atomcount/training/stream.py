@@ -43,7 +43,8 @@ class HRTEMStream:
     ranges : ImagingRanges
         Microscope parameter ranges (paper Table 1 by default).
     augment : bool
-        Random flips/90° rotations, gamma and a linear background ramp.
+        Random flips/90° rotations, gamma, a linear background ramp and a contrast
+        scale after normalisation.
     particle_bias : float
         Probability that a crop is centred near a random column (otherwise anywhere).
     """
@@ -85,6 +86,9 @@ class HRTEMStream:
         if self.augment:
             counts = self._photometric(counts, rng)
         image = normalize(counts)
+        if self.augment:
+            # the normalisation of a real frame depends on how much vacuum it holds
+            image *= np.float32(np.exp(rng.normal(0.0, 0.2)))
         n = image.shape[0]
         c = self.crop
         if n < c:

@@ -1,0 +1,30 @@
+"""Saving and loading networks with their configuration and model card data."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from atomcount.errors import AtomcountError
+from atomcount.nn.fcn import ColumnFCN
+
+
+def save_model(path: str | Path, model: ColumnFCN, meta: dict) -> None:
+    """Write weights + constructor config + metadata atomically (float32 state dict)."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"config": model.config(), "state_dict": model.state_dict(), "meta": meta}, tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[ColumnFCN, dict]:
+    """Load a model written by :func:`save_model` (or a training checkpoint), in eval mode."""
+    try:
+        blob = torch.load(path, map_location=device, weights_only=False)
+        model = ColumnFCN(**blob["config"])
+        model.load_state_dict(blob["state_dict"] if "state_dict" in blob else blob["model"])
+    except (OSError, KeyError, RuntimeError) as exc:
+        raise AtomcountError(f"cannot load model {path}: {exc}") from None
+    model.to(device).eval()
+    return model, blob.get("meta", {})
