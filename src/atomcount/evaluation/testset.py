@@ -47,13 +47,16 @@ def build_test_images(entries: list, n_images: int, seed: int, ranges: ImagingRa
     return out
 
 
-def score_images(model, images: list[TestImage], device: str = "cpu", heads=("regression", "classification")) -> dict:
+def score_images(model, images: list[TestImage], device: str = "cpu", heads=("regression", "classification"),
+                 progress: bool = False) -> dict:
     """Score both heads of ``model`` on ``images`` (the paper's metric, 1 Å matching)."""
+    from tqdm.auto import tqdm
+
     from atomcount.analysis.predict import predict_columns
     from atomcount.evaluation.metrics import HeightScores
 
     scores = {h: HeightScores() for h in heads}
-    for t in images:
+    for t in tqdm(images, disable=not progress, desc="evaluating", unit="image"):
         est = predict_columns(model, t.image, t.params.sampling, heads=heads, device=device)
         for h in heads:
             e = est[h]

@@ -1,0 +1,35 @@
+"""``atomcount train``: train the column-height FCN (both heads)."""
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--data", multiple=True, required=True, type=click.Path(exists=True, file_okay=False),
+              help="Training data set folder (repeatable).")
+@click.option("--val-data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Held-out data set for periodic validation.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run folder; rerun to resume.")
+@click.option("--steps", type=int, default=20000, show_default=True)
+@click.option("--batch", type=int, default=8, show_default=True)
+@click.option("--crop", type=int, default=128, show_default=True, help="Crop side (px, divisible by 8).")
+@click.option("--width", type=int, default=16, show_default=True, help="Base width of the FCN.")
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--val-every", type=int, default=1000, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
+def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, device, threads) -> None:
+    """Train on images rendered on the fly from stored exit waves.
+
+    Writes OUT/checkpoint.pt (resumable), OUT/log.csv, OUT/learning_curve.png and
+    OUT/model.pt.
+    """
+    from atomcount.training.loop import TrainConfig, train as run
+    from atomcount.training.plots import plot_learning_curve
+
+    cfg = TrainConfig(data=list(data), val_data=val_data, out=out, steps=steps, batch=batch, crop=crop,
+                      width=width, lr=lr, seed=seed, val_every=val_every, device=device, threads=threads)
+    path = run(cfg)
+    plot_learning_curve(f"{out}/log.csv", f"{out}/learning_curve.png")
+    click.echo(f"model written to {path}")

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from atomcount.analysis.readout import columns_from_classes, columns_from_regression
+from atomcount.columns import ColumnTable
+from atomcount.labels import N_CLASSES, class_maps, height_map, read_heights
+
+
+def _table(rng, n=40, size=30.0):
+    # columns on a jittered 2.04 Å square lattice (fcc [100] spacing)
+    g = np.stack(np.meshgrid(np.arange(4, 12), np.arange(4, 12)), -1).reshape(-1, 2) * 2.04
+    xy = g[rng.choice(len(g), n, replace=False)] + rng.uniform(-0.2, 0.2, (n, 2))
+    return ColumnTable(xy, rng.integers(1, 16, n).astype(np.int32))
+
+
+def test_height_map_peaks_at_heights_for_centred_columns():
+    cols = ColumnTable(np.array([[5.0, 5.0], [10.0, 7.5]]), np.array([3, 12], np.int32))
+    m = height_map(cols, (64, 64), 0.25)
+    assert m[20, 20] == pytest.approx(3.0, abs=1e-4)
+    assert m[40, 30] == pytest.approx(12.0, abs=1e-4)
+    assert m.min() >= 0
+
+
+def test_least_squares_readout_recovers_heights_exactly_off_grid():
+    rng = np.random.default_rng(0)
+    cols = _table(rng)
+    m = height_map(cols, (128, 128), 0.25)
+    np.testing.assert_allclose(read_heights(m, cols.xy / 0.25, 0.25), cols.height, atol=1e-3)
+    # the paper's peak-pixel read-out under-reads off-grid columns
+    peak = m[tuple(np.rint(cols.xy / 0.25).astype(int).T)]
+    assert np.mean(np.rint(peak) == cols.height) < 1.0
+
+
+def test_class_maps_are_probabilities_and_one_hot_at_centres():
+    cols = ColumnTable(np.array([[5.0, 5.0], [10.0, 7.5]]), np.array([3, 12], np.int32))
+    c = class_maps(cols, (64, 64), 0.25)
+    assert c.shape == (N_CLASSES, 64, 64)
+    np.testing.assert_allclose(c.sum(0), 1.0, atol=1e-5)
+    assert c[3, 20, 20] == pytest.approx(1.0, abs=1e-4) and c[0, 20, 20] == pytest.approx(0.0, abs=1e-4)
+    assert c[0, 0, 0] == pytest.approx(1.0)
+
+
+def test_readout_from_perfect_maps_finds_every_column():
+    rng = np.random.default_rng(1)
+    cols = _table(rng)
+    reg = columns_from_regression(height_map(cols, (128, 128), 0.25), 0.25)
+    assert len(reg.height) == len(cols)
+    order = np.lexsort(np.rint(reg.xy_px * 0.25 / 2.04).T[::-1])
+    truth = np.lexsort(np.rint(cols.xy / 2.04).T[::-1])
+    np.testing.assert_array_equal(reg.height[order], cols.height[truth])
+    np.testing.assert_allclose(reg.xy_px[order] * 0.25, cols.xy[truth], atol=0.1)
+    cls = columns_from_classes(class_maps(cols, (128, 128), 0.25), 0.25)
+    np.testing.assert_array_equal(np.sort(cls.height), np.sort(cols.height))
+    assert np.all(cls.confidence > 0.99)
+
+
+def test_empty_map_gives_no_columns():
+    assert len(columns_from_regression(np.zeros((64, 64)), 0.25).height) == 0
+    p = np.zeros((16, 64, 64))
+    p[0] = 1
+    assert len(columns_from_classes(p, 0.25).height) == 0
