@@ -1,0 +1,52 @@
+"""``atomcount count``: atoms per column in HRTEM image files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--pixel-size", type=float, default=None,
+              help="Pixel size in Å/px; overrides (or supplies missing) file metadata.")
+@click.option("--head", type=click.Choice(["regression", "classification"]), default="regression", show_default=True)
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="Model file (the shipped Au 300 kV model by default).")
+@click.option("--out", type=click.Path(file_okay=False), default="atomcount_out", show_default=True,
+              help="Output folder; one sub-folder per image (and per frame of a stack).")
+@click.option("--no-figures", is_flag=True, help="Skip overlay.png and columns_3d.png (faster for movies).")
+@click.option("--device", default="cpu", show_default=True)
+def count(files, pixel_size, head, model_path, out, no_figures, device) -> None:
+    """Count the atoms in every column of each image in FILES.
+
+    Reads .dm3 .dm4 .emd .ser .mrc .tif .png .npy .npz. A file holding a stack
+    (a movie) is counted frame by frame. Writes columns.csv (x, y in Å and px,
+    height, confidence), summary.json, overlay.png and columns_3d.png per image.
+    """
+    from tqdm.auto import tqdm
+
+    from atomcount.analysis.count import count_columns
+    from atomcount.figures import columns_3d, overlay
+    from atomcount.io import read_image
+    from atomcount.io.results import write_columns_csv, write_summary_json
+
+    jobs = []
+    for f in files:
+        data = read_image(f, pixel_size=pixel_size, allow_stack=True)
+        frames = data.data[None] if data.data.ndim == 2 else data.data
+        for k, frame in enumerate(frames):
+            name = Path(f).stem + (f"_frame{k:04d}" if len(frames) > 1 else "")
+            jobs.append((name, frame, data.pixel_size, f))
+    total = 0
+    for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
+        res = count_columns(frame, ps, head=head, model=model_path, device=device)
+        d = Path(out) / name
+        d.mkdir(parents=True, exist_ok=True)
+        write_columns_csv(d / "columns.csv", res.table())
+        write_summary_json(d / "summary.json", res.summary() | {"source": str(src)})
+        if not no_figures:
+            overlay(frame, res.x_px, res.y_px, res.height, d / "overlay.png", pixel_size=ps)
+            columns_3d(res.x_A, res.y_A, res.height, d / "columns_3d.png")
+        total += res.total_atoms
+        click.echo(f"{name}: {len(res)} columns, {res.total_atoms} atoms -> {d}")
