@@ -113,15 +113,29 @@ def _dose_floor(step: int, cfg: TrainConfig, lowest: float) -> float:
     return float(np.exp(np.log(1e4) + (np.log(lowest) - np.log(1e4)) * step / n))
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Train (or resume) a run; returns the path of the final model file."""
+def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
+          val_entries: list | None = None, stop_at: int | None = None) -> Path | None:
+    """Train (or resume) a run; returns the path of the final model file.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        Settings; ``cfg.data`` / ``cfg.val_data`` are read unless entries are given.
+    progress : bool
+        Show a progress bar.
+    entries, val_entries : list, optional
+        In-memory training / validation entries (e.g. one fold of a cross-validation).
+    stop_at : int, optional
+        Pause after this step (checkpoint written, no final model; returns None) — for
+        time-boxed sessions; call again to continue.
+    """
     from tqdm.auto import tqdm
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    stream = HRTEMStream(load_entries(cfg.data), crop=cfg.crop)
+    stream = HRTEMStream(entries if entries is not None else load_entries(cfg.data), crop=cfg.crop)
     model = ColumnFCN(width=cfg.width).to(cfg.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rng = np.random.default_rng(cfg.seed)
@@ -137,7 +151,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     log_path = out / "log.csv"
     _truncate_log(log_path, step)
-    val = _Validator(cfg) if cfg.val_data and cfg.val_every else None
+    if val_entries is None and cfg.val_data:
+        val_entries = load_entries([cfg.val_data])
+    val = _Validator(val_entries, cfg) if val_entries and cfg.val_every else None
     lowest = stream.ranges.dose[0]
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", desc="training")
     model.train()
@@ -146,7 +162,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         log = csv.writer(fh)
         if step == 0:
             log.writerow(["step", "loss", "mse", "ce", "lr", "seconds", "val_accuracy", "val_accuracy_cls"])
-        while step < cfg.steps:
+        while step < min(cfg.steps, stop_at or cfg.steps):
             lr = _lr(step, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
@@ -157,7 +173,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             opt.step()
             step += 1
             bar.update()
-            row = [step, *(f"{float(terms[k]):.5f}" for k in ("loss", "mse", "ce")), f"{lr:.2e}",
+            row = [step, *(f"{float(terms[k].detach()):.5f}" for k in ("loss", "mse", "ce")), f"{lr:.2e}",
                    f"{time.time() - t0:.1f}", "", ""]
             if val and step % cfg.val_every == 0:
                 acc = val.run(model)
@@ -165,10 +181,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 bar.set_postfix(val=row[-2])
                 model.train()
             log.writerow(row)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if step % cfg.checkpoint_every == 0 or step in (cfg.steps, stop_at):
                 fh.flush()
                 _save_checkpoint(ckpt, model, opt, rng, step, time.time() - t0)
     bar.close()
+    if step < cfg.steps:
+        return None
     final = out / "model.pt"
     save_model(final, model, {"train_config": asdict(cfg), "steps": step, "train_seconds": time.time() - t0})
     return final
@@ -197,10 +215,10 @@ def _save_checkpoint(path: Path, model, opt, rng, step: int, elapsed: float) -> 
 class _Validator:
     """Fixed held-out images (same every time) scored with the paper's metric."""
 
-    def __init__(self, cfg: TrainConfig) -> None:
+    def __init__(self, entries: list, cfg: TrainConfig) -> None:
         from atomcount.evaluation.testset import build_test_images
 
-        self.images = build_test_images(load_entries([cfg.val_data]), cfg.val_images, seed=12345)
+        self.images = build_test_images(entries, cfg.val_images, seed=12345)
         self.device = cfg.device
 
     def run(self, model: ColumnFCN) -> dict:
