@@ -56,3 +56,27 @@ def sensitivity(model_path, data, images_per_cell, defocus, dose) -> None:
     for head, acc in grid.items():
         click.echo(f"{head}: rows C10 {dfs} Å, columns dose {doses} e-/Å^2")
         click.echo(np.array2string(acc, precision=3))
+
+
+@evaluate.command("forward-cv")
+@click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="Data set(s) to split by mean column height.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the four models.")
+@click.option("--steps", type=int, default=2000, show_default=True, help="Training steps per CV step.")
+@click.option("--width", type=int, default=16, show_default=True)
+@click.option("--crop", type=int, default=128, show_default=True)
+@click.option("--images", type=int, default=100, show_default=True, help="Test images per CV step.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def forward_cv_cmd(data, out, steps, width, crop, images, seed) -> None:
+    """Five folds sorted by mean column height; train on folds 1..k, test on k+1 (paper Table 2)."""
+    from atomcount.evaluation.forward_cv import forward_cv
+    from atomcount.training.loop import TrainConfig
+    from atomcount.training.stream import load_entries
+
+    cfg = TrainConfig(steps=steps, width=width, crop=crop, seed=seed)
+    res = forward_cv(load_entries(list(data)), cfg, out, images)
+    with open(f"{out}/forward_cv.json", "w") as fh:
+        json.dump(res, fh, indent=1)
+    for r in res:
+        click.echo(f"step {r['step']}: train mean height {r['train_mean_height']}, test {r['test_mean_height']}: "
+                   f"regression {r['regression']:.3f}, classification {r['classification']:.3f}")
