@@ -1,0 +1,284 @@
+"""The PPISCS library: one HDF5 file per entry, PPISCS from it, generation at scale.
+
+File layout (``<Element>_<zone>_<kV>kV_rmsd<rmsd>.h5``, gzip-compressed float32):
+
+``intensity`` (n_waves, n_atoms, n_rings)
+    Fraction of each plane wave's intensity in each ring [j·w, (j+1)·w) mrad after
+    1…n_atoms atoms per column (phonon average).
+``batch_totals`` (n_batches, n_atoms, n_rings)
+    Multiplicity-weighted mean ring intensity of each batch of waves (phonon-noise estimates).
+``tilts`` (n_waves, 2), ``multiplicity`` (n_waves,), ``batches`` (n_waves,)
+    Tilt of each wave (mrad), size of its symmetry orbit, its batch.
+attributes
+    element, Z, zone, voltage (kV), rmsd (Å, per direction), cell_area (Å², projected cell),
+    columns (per projected cell), cell_mrad (tilt quadrature cell, mrad), ring_width (mrad),
+    gpts, extent (Å), repeats, settings (JSON), seconds, device, version.
+
+Files are written to a temporary name and moved into place with :func:`os.replace`, so a
+library directory never holds a half-written entry; :func:`generate` skips entries that
+are already there with the same settings, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from atomcount.crystals import get_element
+from atomcount.errors import AtomcountError
+from atomcount.ppiscs.simulation import Entry, EntryResult, SimulationSettings, simulate_entry
+
+#: Library shipped with the package (regenerate with ``atomcount ppiscs simulate``).
+DEFAULT_LIBRARY = Path(__file__).resolve().parents[1] / "data" / "ppiscs"
+FORMAT_VERSION = 1
+
+
+def library_dir(path: str | os.PathLike | None = None) -> Path:
+    """The library directory: ``path``, else ``$ATOMCOUNT_PPISCS_LIBRARY``, else the shipped one."""
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get("ATOMCOUNT_PPISCS_LIBRARY", DEFAULT_LIBRARY))
+
+
+def aperture_weights(tilts: np.ndarray, cell: tuple, multiplicity: np.ndarray, alpha: float, subsamples: int = 16) -> np.ndarray:
+    """Quadrature weights of the tilts for a convergence semi-angle ``alpha`` (mrad).
+
+    Each tilt stands for a rectangular cell of sides ``cell`` (mrad); its weight is the
+    cell's area inside the aperture disc (``subsamples``² points per cell) times its
+    orbit ``multiplicity``. Weights are normalised to sum to one.
+    """
+    off = (np.arange(subsamples) + 0.5) / subsamples - 0.5
+    ox, oy = np.meshgrid(off * cell[0], off * cell[1], indexing="ij")
+    px = tilts[:, 0, None, None] + ox
+    py = tilts[:, 1, None, None] + oy
+    inside = (px**2 + py**2 <= alpha**2).mean(axis=(1, 2))
+    w = inside * multiplicity
+    if w.sum() <= 0:
+        raise AtomcountError(f"convergence angle {alpha} mrad holds no simulated tilt")
+    return w / w.sum()
+
+
+def ring_integral(rings: np.ndarray, inner: float, outer: float, ring_width: float) -> np.ndarray:
+    """Integrate ring intensities over [inner, outer) mrad along the last axis.
+
+    The cumulative intensity is interpolated linearly inside a ring, so that
+    ``ring_integral(a, b) + ring_integral(b, c) == ring_integral(a, c)`` exactly.
+    """
+    n = rings.shape[-1]
+    cum = np.concatenate([np.zeros(rings.shape[:-1] + (1,)), np.cumsum(rings, axis=-1, dtype=np.float64)], -1)
+    edges = np.arange(n + 1) * ring_width
+
+    def at(theta: float) -> np.ndarray:
+        j = int(np.clip(np.floor(theta / ring_width), 0, n - 1))
+        f = (theta - edges[j]) / ring_width
+        return cum[..., j] * (1 - f) + cum[..., j + 1] * f
+
+    return at(outer) - at(inner)
+
+
+@dataclass
+class LibraryEntry:
+    """One entry read from the library, able to form PPISCS for any α and detector."""
+
+    entry: Entry
+    intensity: np.ndarray
+    batch_totals: np.ndarray
+    tilts: np.ndarray
+    multiplicity: np.ndarray
+    attrs: dict
+
+    @property
+    def n_atoms(self) -> int:
+        """Thickness range: 1…n_atoms atoms per column."""
+        return self.intensity.shape[1]
+
+    @property
+    def max_angle(self) -> float:
+        """Outer edge of the last ring (mrad)."""
+        return self.intensity.shape[2] * float(self.attrs["ring_width"])
+
+    @property
+    def max_convergence(self) -> float:
+        """Largest convergence semi-angle served (mrad)."""
+        return float(json.loads(self.attrs["settings"])["max_convergence"])
+
+    def weighted_rings(self, alpha: float) -> np.ndarray:
+        """Aperture-averaged ring intensities (n_atoms, n_rings) for semi-angle ``alpha`` (mrad)."""
+        w = aperture_weights(self.tilts, tuple(self.attrs["cell_mrad"]), self.multiplicity, alpha)
+        return np.tensordot(w, self.intensity.astype(np.float64), axes=(0, 0))
+
+    def ppiscs(self, alpha: float, inner: float, outer: float) -> np.ndarray:
+        """PPISCS (Å² per column) for 1…n_atoms atoms, semi-angle ``alpha`` and detector [inner, outer) (mrad)."""
+        scale = float(self.attrs["cell_area"]) / int(self.attrs["columns"])
+        return scale * ring_integral(self.weighted_rings(alpha), inner, outer, float(self.attrs["ring_width"]))
+
+
+def write_entry(result: EntryResult, entry: Entry, settings: SimulationSettings, directory: Path) -> Path:
+    """Write ``result`` atomically to ``directory/<entry.name>.h5``."""
+    import h5py
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{entry.name}.h5"
+    tmp = directory / f".{entry.name}.{os.getpid()}.tmp"
+    g = result.geometry
+    try:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            opts = dict(compression="gzip", compression_opts=6, shuffle=True, track_times=False)
+            f.create_dataset("intensity", data=result.intensity.astype(np.float32), **opts)
+            f.create_dataset("batch_totals", data=result.batch_totals.astype(np.float32), **opts)
+            f.create_dataset("tilts", data=g.tilts, track_times=False)
+            f.create_dataset("multiplicity", data=g.multiplicity, track_times=False)
+            f.create_dataset("batches", data=result.batches, track_times=False)
+            attrs = {
+                "element": entry.element,
+                "Z": get_element(entry.element).Z,
+                "zone": entry.zone,
+                "voltage": float(entry.voltage),
+                "rmsd": float(entry.rmsd),
+                "cell_area": float(result.crystal.cell[0] * result.crystal.cell[1]),
+                "columns": int(result.crystal.columns),
+                "cell_mrad": np.asarray(g.cell_mrad, float),
+                "ring_width": float(settings.ring_width),
+                "gpts": np.asarray(g.gpts),
+                "extent": np.asarray(g.extent),
+                "repeats": np.asarray(g.repeats),
+                "settings": settings.to_json(),
+                "seconds": float(result.seconds),
+                "device": result.device,
+                "version": FORMAT_VERSION,
+            }
+            f.attrs.update(attrs)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def read_entry(path: str | os.PathLike) -> LibraryEntry:
+    """Read one entry file."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        entry = Entry(attrs["element"], attrs["zone"], float(attrs["voltage"]), float(attrs["rmsd"]))
+        return LibraryEntry(
+            entry, f["intensity"][()], f["batch_totals"][()], f["tilts"][()], f["multiplicity"][()], attrs
+        )
+
+
+def list_entries(directory: str | os.PathLike | None = None) -> list[dict]:
+    """Attributes of every entry in the library (without the arrays)."""
+    import h5py
+
+    out = []
+    for path in sorted(library_dir(directory).glob("*.h5")):
+        with h5py.File(path, "r") as f:
+            d = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            d["path"] = str(path)
+            d["n_atoms"] = f["intensity"].shape[1]
+            d["n_waves"] = f["intensity"].shape[0]
+            out.append(d)
+    return out
+
+
+def is_done(entry: Entry, settings: SimulationSettings, directory: Path) -> bool:
+    """Whether ``directory`` already holds ``entry`` made with ``settings``.
+
+    Raises
+    ------
+    AtomcountError
+        If it holds the entry made with other settings.
+    """
+    import h5py
+
+    path = directory / f"{entry.name}.h5"
+    if not path.exists():
+        return False
+    with h5py.File(path, "r") as f:
+        stored = f.attrs["settings"]
+    stored = stored.decode() if isinstance(stored, bytes) else stored
+    if json.loads(stored) != json.loads(settings.to_json()):
+        raise AtomcountError(f"{path} was made with other settings; remove it or choose another directory")
+    return True
+
+
+def run_entry(entry: Entry, settings: SimulationSettings, directory: str, threads: int) -> dict:
+    """Simulate and write one entry unless it is already there (a Dask task)."""
+    d = Path(directory)
+    if is_done(entry, settings, d):
+        return {"entry": entry.name, "skipped": True, "seconds": 0.0}
+    result = simulate_entry(entry, settings, threads=threads)
+    write_entry(result, entry, settings, d)
+    return {"entry": entry.name, "skipped": False, "seconds": result.seconds, "device": result.device}
+
+
+def generate(
+    entries: list[Entry],
+    directory: str | os.PathLike,
+    settings: SimulationSettings = SimulationSettings(),
+    workers: int = 1,
+    threads: int = 2,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Simulate ``entries`` into ``directory``, skipping those already done.
+
+    Parameters
+    ----------
+    entries : list of Entry
+    directory : path
+        Library directory (created if needed).
+    settings : SimulationSettings
+    workers : int
+        Dask workers of the LocalCluster (ignored with ``scheduler``); 0 runs in this
+        process without Dask.
+    threads : int
+        FFTW threads per worker.
+    scheduler : str, optional
+        Address of a running Dask scheduler (e.g. ``tcp://host:8786``).
+    progress : bool
+        Show a progress bar (one step per entry).
+
+    Returns
+    -------
+    list of dict
+        One record per entry: name, skipped, seconds (wall time of the simulation).
+    """
+    from tqdm import tqdm
+
+    directory = str(Path(directory).resolve())
+    todo = [e for e in entries if not is_done(e, settings, Path(directory))]
+    records = [{"entry": e.name, "skipped": True, "seconds": 0.0} for e in entries if e not in todo]
+    bar = tqdm(total=len(entries), initial=len(records), disable=not progress, unit="entry")
+    if not todo:
+        bar.close()
+        return records
+    if workers == 0 and scheduler is None:
+        for e in todo:
+            records.append(run_entry(e, settings, directory, threads))
+            bar.update()
+        bar.close()
+        return records
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if scheduler is not None:
+        client = Client(scheduler)
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(run_entry, e, settings, directory, threads, key=e.name, pure=False) for e in todo]
+        for fut in as_completed(futures):
+            records.append(fut.result())
+            bar.update()
+    finally:
+        bar.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return records
