@@ -26,19 +26,20 @@ def test_tiny_model_overfits_tiny_set(small_wave, small_particle):
     from atomcount.training.stream import HRTEMStream
 
     torch.manual_seed(0)
-    stream = HRTEMStream([(small_wave, small_particle.columns, {})], crop=64, augment=False)
+    torch.set_num_threads(1)
+    stream = HRTEMStream([(small_wave, small_particle.columns, {})], crop=48, augment=False)
     x, h, c = (torch.from_numpy(a) for a in stream.batch(np.random.default_rng(0), 2))
     net = ColumnFCN(width=8)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     cfg = TrainConfig()
     first = None
-    for _ in range(150):
+    for _ in range(200):
         loss = loss_terms(net(x), h, c, cfg)["loss"]
         first = first if first is not None else float(loss.detach())
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.1 * first
+    assert float(loss.detach()) < 0.1 * first
 
 
 def test_save_load_round_trip(tmp_path):
