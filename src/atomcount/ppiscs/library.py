@@ -269,7 +269,7 @@ def generate(
         client = Client(scheduler)
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
     try:
         futures = [client.submit(run_entry, e, settings, directory, threads, key=e.name, pure=False) for e in todo]
