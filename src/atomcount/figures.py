@@ -75,3 +75,20 @@ def image_panel(images: list[np.ndarray], titles: list[str], path: str | Path, n
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def particle_view(positions: np.ndarray, path: str | Path, title: str = "") -> Path:
+    """3-D scatter of atom positions (Å), coloured by height along the beam (z)."""
+    plt = _plt()
+    fig = plt.figure(figsize=(6, 6))
+    ax = fig.add_subplot(projection="3d")
+    ax.scatter(*positions.T, c=positions[:, 2], cmap="YlOrBr", s=18, edgecolors="k", linewidths=0.2)
+    ax.set_box_aspect(np.maximum(np.ptp(positions, axis=0), 1.0))
+    ax.set_xlabel("x (Å)")
+    ax.set_ylabel("y (Å)")
+    ax.set_zlabel("z, beam (Å)")
+    ax.set_title(title or f"{len(positions)} atoms")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

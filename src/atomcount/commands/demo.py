@@ -18,7 +18,7 @@ def demo(out, seed, zone, dose, defocus) -> None:
     """End to end on built-in defaults: particle → exit wave → image → counts → figures."""
     from atomcount.analysis.count import DEFAULT_MODEL, count_columns
     from atomcount.evaluation.metrics import HeightScores
-    from atomcount.figures import columns_3d, image_panel, overlay
+    from atomcount.figures import columns_3d, image_panel, overlay, particle_view
     from atomcount.hrtem import exit_wave, render_image
     from atomcount.labels import height_map
     from atomcount.microscope import ImagingParameters
@@ -30,6 +30,8 @@ def demo(out, seed, zone, dose, defocus) -> None:
     particle = random_particle(rng, ParticleConfig(zones=(zone,), n_atoms=(600, 1500)))
     click.echo(f"particle: {len(particle.atoms)} Au atoms, [{zone}] zone axis, {len(particle.columns)} columns, "
                f"tallest column {particle.columns.height.max()} atoms")
+    particle_view(particle.atoms.positions, outdir / "particle.png",
+                  f"{len(particle.atoms)} Au atoms, [{zone}] along the beam")
     wave = exit_wave(particle)
     params = ImagingParameters(defocus=defocus, dose=dose, focal_spread=30.0, sampling=0.25)
     image = render_image(wave, params, rng)
