@@ -1,0 +1,1 @@
+"""One module per file format; see :mod:`atomcount.io._registry` for the plugin contract."""
