@@ -33,7 +33,7 @@ weights: $(STAMP)
 	$(BIN)/atomcount simulate hrtem data/test -n 250 --seed 2
 	$(BIN)/atomcount simulate hrtem data/val -n 60 --seed 3
 	$(BIN)/atomcount train --data data/train --val-data data/val --out runs/fcn_au_300kv \
-		--steps $(WEIGHT_STEPS) --batch 8 --crop 128 --width 16 --lr 2e-3 --seed 0 --val-every 1000
+		--steps $(WEIGHT_STEPS) --batch 8 --crop 128 --width 16 --lr 2e-3 --seed 0 --val-every 1000 --threads 1
 	$(BIN)/python -m atomcount.training.ship runs/fcn_au_300kv --test-data data/test --images 500 \
 		--command "make weights WEIGHT_STEPS=$(WEIGHT_STEPS)"
 

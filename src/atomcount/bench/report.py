@@ -11,7 +11,10 @@ _HEADER = "# atomcount benchmarks\n\nEach section is written by the command it n
 
 
 def machine_description() -> str:
-    """One line describing the CPU, core count, Python and (if present) GPU."""
+    """One line describing the CPU, core count, Python, GPU (if any) and the current load.
+
+    The load average tells a reader whether other work shared the cores during a timing.
+    """
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
@@ -29,7 +32,11 @@ def machine_description() -> str:
             gpu = f", GPU {torch.cuda.get_device_name(0)}"
     except ImportError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}{gpu}"
+    try:
+        load = f", load average {os.getloadavg()[0]:.1f} when written"
+    except OSError:
+        load = ""
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}{gpu}{load}"
 
 
 def write_section(name: str, title: str, body: str, command: str, path: str | Path = "BENCHMARKS.md") -> Path:
