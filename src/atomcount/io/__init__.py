@@ -97,7 +97,8 @@ def read_image(path, pixel_size: float | None = None, allow_stack: bool = False)
     except MemoryError:
         raise
     except Exception as exc:  # any parser failure means the file is unreadable
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+        detail = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
         raise AtomcountError(f"cannot read {source} as {plugin.NAME}: {detail} "
                              "(corrupt, truncated or not that format?)") from exc
 
@@ -118,7 +119,7 @@ def read_image(path, pixel_size: float | None = None, allow_stack: bool = False)
         origin = "argument"
     elif raw.pixel_size_yx is None:
         note = f" ({raw.calibration_note})" if raw.calibration_note else ""
-        raise AtomcountError(f"{source} has no pixel size{note}; pass --pixel-size in Å")
+        raise AtomcountError(f"{source} has no pixel size; pass --pixel-size in Å{note}")
     else:
         ps = check_pixel_size(square_pixel_size(raw.pixel_size_yx, source), source)
         origin = "file"

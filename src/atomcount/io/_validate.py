@@ -95,7 +95,8 @@ def check_array(array, *, allow_stack: bool = False, source: str = "image") -> n
     if a.shape[0] == 0 or min(a.shape[-2:]) < MIN_SIDE:
         raise AtomcountError(f"{source} is {a.shape[-2]}×{a.shape[-1]} px; "
                              f"at least {MIN_SIDE}×{MIN_SIDE} px is needed")
-    out = np.ascontiguousarray(a, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become inf, reported below
+        out = np.ascontiguousarray(a, dtype=np.float32)
     finite = np.isfinite(out)
     if not finite.all():
         bad = out.size - int(np.count_nonzero(finite))
