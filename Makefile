@@ -26,8 +26,8 @@ bench: $(STAMP)
 	$(BIN)/python -m atomcount.bench all
 
 # Shipped HRTEM weights: fixed seeds throughout (data seeds 1, 2, 3: train, test, validation; training seed 0).
-# About 20 min of simulation and 80 min of training on 2 CPU cores.
-WEIGHT_STEPS ?= 6000
+# About 20 min of simulation and 70–100 min of training on 2 CPU cores.
+WEIGHT_STEPS ?= 4000
 weights: $(STAMP)
 	$(BIN)/atomcount simulate hrtem data/train -n 1200 --seed 1
 	$(BIN)/atomcount simulate hrtem data/test -n 250 --seed 2
