@@ -151,3 +151,13 @@ def test_one_atom_cross_section_increases_with_z():
         e = Entry(el, "100", 60.0, 0.085)
         values.append(result_ppiscs(simulate_entry(e, replace(TINY, max_atoms=1, max_convergence=10.0)), 8.0, 20, 55)[0])
     assert np.all(np.diff(values) > 0)
+
+
+@pytest.mark.slow
+def test_dask_localcluster_generation_matches_in_process(tmp_path):
+    entry = [Entry("Ni", "100", 60.0, 0.09)]
+    s = replace(TINY, max_convergence=10.0)
+    generate(entry, tmp_path / "a", s, workers=0, progress=False)
+    generate(entry, tmp_path / "b", s, workers=1, threads=1, progress=False)
+    a, b = (read_entry(tmp_path / d / f"{entry[0].name}.h5") for d in ("a", "b"))
+    assert np.array_equal(a.intensity, b.intensity)

@@ -61,20 +61,38 @@ def aperture_weights(tilts: np.ndarray, cell: tuple, multiplicity: np.ndarray, a
     return w / w.sum()
 
 
-def ring_integral(rings: np.ndarray, inner: float, outer: float, ring_width: float) -> np.ndarray:
+def tilt_shifts(cell: tuple, subsamples: int = 8, azimuths: int = 16) -> np.ndarray:
+    """Radial shifts (mrad) that spread a tilt's rings over its quadrature cell.
+
+    Within a tilt cell of sides ``cell`` (mrad) the diffraction pattern moves rigidly with
+    the tilt δ, so a beam at azimuth φ moves radially by δ·(cos φ, sin φ). Averaging over δ
+    uniform in the cell and φ uniform turns the midpoint rule over tilts (every beam of a
+    cell at one angle) into a smooth quadrature: Bragg beams then cross a detector edge
+    gradually, as they do for a continuous aperture.
+    """
+    off = (np.arange(subsamples) + 0.5) / subsamples - 0.5
+    dx, dy = np.meshgrid(off * cell[0], off * cell[1], indexing="ij")
+    phi = (np.arange(azimuths) + 0.5) * 2 * np.pi / azimuths
+    return (dx.ravel()[:, None] * np.cos(phi) + dy.ravel()[:, None] * np.sin(phi)).ravel()
+
+
+def ring_integral(rings: np.ndarray, inner: float, outer: float, ring_width: float,
+                  shifts: np.ndarray | None = None) -> np.ndarray:
     """Integrate ring intensities over [inner, outer) mrad along the last axis.
 
-    The cumulative intensity is interpolated linearly inside a ring, so that
+    The cumulative intensity C(θ) is interpolated linearly inside a ring and, with
+    ``shifts`` (mrad, see :func:`tilt_shifts`), averaged as mean_s C(θ − s). Either way
     ``ring_integral(a, b) + ring_integral(b, c) == ring_integral(a, c)`` exactly.
     """
     n = rings.shape[-1]
     cum = np.concatenate([np.zeros(rings.shape[:-1] + (1,)), np.cumsum(rings, axis=-1, dtype=np.float64)], -1)
-    edges = np.arange(n + 1) * ring_width
+    s = np.zeros(1) if shifts is None else np.asarray(shifts, float)
 
     def at(theta: float) -> np.ndarray:
-        j = int(np.clip(np.floor(theta / ring_width), 0, n - 1))
-        f = (theta - edges[j]) / ring_width
-        return cum[..., j] * (1 - f) + cum[..., j + 1] * f
+        x = np.clip((theta - s) / ring_width, 0.0, float(n))
+        j = np.minimum(np.floor(x).astype(int), n - 1)
+        f = x - j
+        return (cum[..., j] * (1 - f) + cum[..., j + 1] * f).mean(-1)
 
     return at(outer) - at(inner)
 
@@ -113,7 +131,8 @@ class LibraryEntry:
     def ppiscs(self, alpha: float, inner: float, outer: float) -> np.ndarray:
         """PPISCS (Å² per column) for 1…n_atoms atoms, semi-angle ``alpha`` and detector [inner, outer) (mrad)."""
         scale = float(self.attrs["cell_area"]) / int(self.attrs["columns"])
-        return scale * ring_integral(self.weighted_rings(alpha), inner, outer, float(self.attrs["ring_width"]))
+        shifts = tilt_shifts(tuple(self.attrs["cell_mrad"]))
+        return scale * ring_integral(self.weighted_rings(alpha), inner, outer, float(self.attrs["ring_width"]), shifts)
 
 
 def write_entry(result: EntryResult, entry: Entry, settings: SimulationSettings, directory: Path) -> Path:

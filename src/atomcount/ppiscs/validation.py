@@ -11,7 +11,7 @@ import numpy as np
 
 from atomcount.crystals import get_element
 from atomcount.microscope import wavelength
-from atomcount.ppiscs.library import aperture_weights, ring_integral
+from atomcount.ppiscs.library import aperture_weights, ring_integral, tilt_shifts
 from atomcount.ppiscs.simulation import (
     Entry,
     EntryResult,
@@ -33,12 +33,13 @@ DETECTORS = {
 
 
 def result_ppiscs(result: EntryResult, alpha: float, inner: float, outer: float, ring_width: float = 1.0,
-                  hard: bool = False) -> np.ndarray:
+                  hard: bool = False, smear: bool = True) -> np.ndarray:
     """PPISCS (Å² per column, 1…N atoms) from a fresh :class:`EntryResult`.
 
     ``hard=True`` weighs each tilt inside the aperture equally (|q| < α), which is exactly
-    what a probe with a hard aperture on the same grid contains; the default uses the
-    cell-area quadrature of the library.
+    what a probe with a hard aperture on the same grid contains (no smearing); the default
+    uses the cell-area quadrature of the library, with the rings spread over each tilt cell
+    (:func:`~atomcount.ppiscs.library.tilt_shifts`) unless ``smear=False``.
     """
     g = result.geometry
     if hard:
@@ -48,7 +49,8 @@ def result_ppiscs(result: EntryResult, alpha: float, inner: float, outer: float,
         w = aperture_weights(g.tilts, g.cell_mrad, g.multiplicity, alpha)
     rings = np.tensordot(w, result.intensity.astype(np.float64), axes=(0, 0))
     scale = result.crystal.cell[0] * result.crystal.cell[1] / result.crystal.columns
-    return scale * ring_integral(rings, inner, outer, ring_width)
+    shifts = tilt_shifts(g.cell_mrad) if (smear and not hard) else None
+    return scale * ring_integral(rings, inner, outer, ring_width, shifts)
 
 
 def probe_scan(entry: Entry, settings: SimulationSettings, alpha: float, inner: float, outer: float,
@@ -198,17 +200,18 @@ def compare_settings(entry: Entry, reference: SimulationSettings, variants: dict
     relative difference for thicknesses ≥ ``min_atoms`` and for all thicknesses.
     """
     ref = simulate_entry(entry, reference, threads=threads)
-    ref_curves = {k: result_ppiscs(ref, *d) for k, d in DETECTORS.items()}
+    zero = {k: (0.0, 0.0) for k in DETECTORS}
     rows = [{"name": "reference", "seconds": ref.seconds, "waves": len(ref.geometry.indices),
-             "gpts": ref.geometry.gpts, "errors": {k: (0.0, 0.0) for k in DETECTORS}}]
+             "gpts": ref.geometry.gpts, "errors": zero, "errors_unsmeared": zero}]
     for name, settings in variants.items():
         res = simulate_entry(entry, settings, threads=threads)
-        errs = {}
-        for k, d in DETECTORS.items():
-            rel = np.abs(result_ppiscs(res, *d) / ref_curves[k] - 1)
-            errs[k] = (float(rel[min_atoms - 1:].max()), float(rel.max()))
-        rows.append({"name": name, "seconds": res.seconds, "waves": len(res.geometry.indices),
-                     "gpts": res.geometry.gpts, "errors": errs})
+        row = {"name": name, "seconds": res.seconds, "waves": len(res.geometry.indices), "gpts": res.geometry.gpts}
+        for key, smear in (("errors", True), ("errors_unsmeared", False)):
+            row[key] = {}
+            for k, d in DETECTORS.items():
+                rel = np.abs(result_ppiscs(res, *d, smear=smear) / result_ppiscs(ref, *d, smear=smear) - 1)
+                row[key][k] = (float(rel[min_atoms - 1:].max()), float(rel.max()))
+        rows.append(row)
     return rows
 
 
