@@ -81,3 +81,15 @@ def test_bad_specs(kwargs):
 def test_not_a_dataset(tmp_path):
     with pytest.raises(AtomcountError, match="not an atomcount data set"):
         summarize(tmp_path)
+
+
+def test_second_writer_is_refused_while_first_runs(tmp_path):
+    import os
+
+    generate(tmp_path, SPEC, workers=1, progress=False)
+    (tmp_path / ".lock").write_text(str(os.getpid()))  # a live process holds the folder
+    with pytest.raises(AtomcountError, match="being written"):
+        generate(tmp_path, SPEC, workers=1, progress=False)
+    (tmp_path / ".lock").write_text("999999999")  # stale lock of a killed run
+    assert generate(tmp_path, SPEC, workers=1, progress=False) == []
+    assert not (tmp_path / ".lock").exists()

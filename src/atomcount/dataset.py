@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -190,8 +191,6 @@ def generate(
     list of int
         Indices computed by this call.
     """
-    from tqdm.auto import tqdm
-
     root = Path(root)
     meta = root / "dataset.json"
     if meta.exists():
@@ -203,6 +202,35 @@ def generate(
         tmp = meta.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(spec.to_json(), indent=1))
         os.replace(tmp, meta)
+    with _exclusive(root):
+        return _generate_locked(root, spec, workers, scheduler, device, progress)
+
+
+@contextmanager
+def _exclusive(root: Path):
+    """Hold ``root/.lock`` so that two generators never write the same folder."""
+    lock = root / ".lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        pid = lock.read_text().strip() or "?"
+        alive = pid.isdigit() and Path(f"/proc/{pid}").exists()
+        if alive or not Path("/proc").exists():
+            raise AtomcountError(f"{root} is being written by process {pid}; wait for it or remove {lock}") from None
+        lock.unlink()  # left behind by a killed run
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _generate_locked(root: Path, spec: DatasetSpec, workers: int, scheduler: str | None, device: str,
+                     progress: bool) -> list[int]:
+    from tqdm.auto import tqdm
+
     for stale in (root / "entries").glob("*.tmp") if (root / "entries").exists() else []:
         stale.unlink()
     todo = missing_entries(root, spec.n_particles)
