@@ -67,16 +67,20 @@ def sensitivity(model_path, data, images_per_cell, defocus, dose) -> None:
 @click.option("--crop", type=int, default=128, show_default=True)
 @click.option("--images", type=int, default=100, show_default=True, help="Test images per CV step.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def forward_cv_cmd(data, out, steps, width, crop, images, seed) -> None:
+@click.option("--reference", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Other held-out particles for the in-distribution baseline of each step.")
+def forward_cv_cmd(data, out, steps, width, crop, images, seed, reference) -> None:
     """Five folds sorted by mean column height; train on folds 1..k, test on k+1 (paper Table 2)."""
     from atomcount.evaluation.forward_cv import forward_cv
     from atomcount.training.loop import TrainConfig
     from atomcount.training.stream import load_entries
 
     cfg = TrainConfig(steps=steps, width=width, crop=crop, seed=seed)
-    res = forward_cv(load_entries(list(data)), cfg, out, images)
+    ref = load_entries([reference]) if reference else None
+    res = forward_cv(load_entries(list(data)), cfg, out, images, reference=ref)
     with open(f"{out}/forward_cv.json", "w") as fh:
         json.dump(res, fh, indent=1)
     for r in res:
         click.echo(f"step {r['step']}: train mean height {r['train_mean_height']}, test {r['test_mean_height']}: "
-                   f"regression {r['regression']:.3f}, classification {r['classification']:.3f}")
+                   f"regression {r['regression']:.3f}, classification {r['classification']:.3f}; "
+                   f"in-distribution regression {r.get('regression_in_distribution', float('nan')):.3f}")

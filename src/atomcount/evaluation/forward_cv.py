@@ -23,13 +23,33 @@ def folds_by_mean_height(entries: list, n_folds: int = 5) -> list[list[int]]:
 
 
 def forward_cv(entries: list, cfg: TrainConfig, out: str | Path, images_per_step: int, seed: int = 5,
-               progress: bool = True) -> list[dict]:
+               progress: bool = True, reference: list | None = None) -> list[dict]:
     """Run the four forward-CV steps; one model per step trained with ``cfg``.
+
+    Parameters
+    ----------
+    entries : list
+        Particles to split into folds.
+    cfg : TrainConfig
+        Training settings of every step.
+    out : path
+        Folder for the step models.
+    images_per_step : int
+        Test images per step.
+    seed : int
+        Seed of the test images.
+    progress : bool
+        Progress bars.
+    reference : list, optional
+        Other held-out particles; those whose mean column height lies inside the
+        training folds' range give each step's in-distribution accuracy, the baseline
+        that the exploration accuracy is compared with.
 
     Returns
     -------
     list of dict
-        Per step: mean-height range of train and test folds and both heads' accuracy.
+        Per step: mean-height range of train and test folds, both heads' exploration
+        accuracy and, with ``reference``, the in-distribution accuracy.
     """
     from atomcount.evaluation.testset import build_test_images, score_images
     from atomcount.nn.checkpoint import load_model
@@ -45,11 +65,15 @@ def forward_cv(entries: list, cfg: TrainConfig, out: str | Path, images_per_step
         model, _ = load_model(path)
         imgs = build_test_images([entries[i] for i in test_idx], images_per_step, seed=seed + k)
         scores = score_images(model, imgs)
+        lo, hi = mean_h[train_idx].min(), mean_h[train_idx].max()
+        inside = [e for e in reference or [] if lo <= e[1].height.mean() <= hi]
+        baseline = score_images(model, build_test_images(inside, images_per_step, seed=seed + 10 + k)) if inside else {}
         results.append({
             "step": k,
             "train_mean_height": [float(mean_h[train_idx].min()), float(mean_h[train_idx].max())],
             "test_mean_height": [float(mean_h[test_idx].min()), float(mean_h[test_idx].max())],
             **{h: s.accuracy for h, s in scores.items()},
             **{f"{h}_within_1": s.within_one for h, s in scores.items()},
+            **{f"{h}_in_distribution": s.accuracy for h, s in baseline.items()},
         })
     return results
