@@ -93,3 +93,10 @@ def test_second_writer_is_refused_while_first_runs(tmp_path):
     (tmp_path / ".lock").write_text("999999999")  # stale lock of a killed run
     assert generate(tmp_path, SPEC, workers=1, progress=False) == []
     assert not (tmp_path / ".lock").exists()
+
+
+def test_dask_local_cluster_gives_the_serial_result(reference, tmp_path):
+    assert generate(tmp_path, SPEC, workers=2, progress=False) == [0, 1, 2]
+    a, b = _arrays(reference), _arrays(tmp_path)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])

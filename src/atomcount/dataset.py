@@ -229,42 +229,14 @@ def _exclusive(root: Path):
 
 def _generate_locked(root: Path, spec: DatasetSpec, workers: int, scheduler: str | None, device: str,
                      progress: bool) -> list[int]:
-    from tqdm.auto import tqdm
+    from atomcount.parallel import map_tasks
 
     for stale in (root / "entries").glob("*.tmp") if (root / "entries").exists() else []:
         stale.unlink()
     todo = missing_entries(root, spec.n_particles)
-    bar = tqdm(total=spec.n_particles, initial=spec.n_particles - len(todo), unit="particle",
-               disable=not progress, desc="exit waves")
-    done: list[int] = []
-    if not todo:
-        bar.close()
-        return done
-    if workers <= 1 and scheduler is None:
-        for i in todo:
-            done.append(_run_entry(str(root), spec.to_json(), i, device))
-            bar.update()
-        bar.close()
-        return done
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    try:
-        futures = [client.submit(_run_entry, str(root), spec.to_json(), i, device, pure=False) for i in todo]
-        for fut in as_completed(futures):
-            done.append(fut.result())
-            bar.update()
-    finally:
-        bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    args = [(str(root), spec.to_json(), i, device) for i in todo]
+    done = map_tasks(_run_entry, args, workers, scheduler, desc="exit waves", unit="particle", progress=progress,
+                     total=spec.n_particles, initial=spec.n_particles - len(todo))
     return sorted(done)
 
 
