@@ -56,8 +56,15 @@ def _from_library(element: str, zone: str, voltage_kv: float, convergence_mrad: 
     return np.asarray(out, dtype=float)
 
 
+def _from_surrogate(*args, **options) -> np.ndarray:
+    """PPISCS from the trained surrogate: :func:`atomcount.ppiscs.surrogate.predict` (NumPy only)."""
+    from atomcount.ppiscs.surrogate import predict
+
+    return predict(*args, **options)
+
+
 #: name -> function(element, zone, voltage_kv, convergence_mrad, inner_mrad, outer_mrad, rmsd, **options)
-SOURCES: dict[str, Callable[..., np.ndarray]] = {"library": _from_library}
+SOURCES: dict[str, Callable[..., np.ndarray]] = {"library": _from_library, "surrogate": _from_surrogate}
 
 
 def ppiscs_curve(
