@@ -112,3 +112,9 @@ def validate(quick):
     from atomcount.bench.ppiscs_library import main
 
     main(quick=quick)
+
+
+# Surrogate applications (fit, uncertainty, error-probability, figures) live with their code.
+from atomcount.ppiscs.applications.commands import register as _register_applications  # noqa: E402
+
+_register_applications(ppiscs)
