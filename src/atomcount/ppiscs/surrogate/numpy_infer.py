@@ -1,0 +1,84 @@
+"""NumPy-only forward passes of the exported surrogates (no torch at import or run time).
+
+Weights are float32 arrays in an ``.npz`` written by :func:`.train.export`; the
+``meta`` entry (JSON) records the kind of network, its trained domain and how it was made.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from atomcount.ppiscs.surrogate.features import encode, encode_full, hat_cumulative
+
+
+def _swish(x: np.ndarray) -> np.ndarray:
+    return x / (1.0 + np.exp(-x))
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class Surrogate:
+    """A loaded surrogate: ``curves(...)`` gives PPISCS (B, 87) in Å² for B settings.
+
+    Parameters
+    ----------
+    path : path
+        ``.npz`` written by :func:`atomcount.ppiscs.surrogate.train.export`.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        with np.load(path) as f:
+            self.meta: dict = json.loads(str(f["meta"]))
+            self.arrays = {k: f[k] for k in f.files if k != "meta"}
+        self.kind: str = self.meta["kind"]
+        a = self.arrays
+        if self.kind == "additive":
+            n = sum(1 for k in a if k.startswith("trunk") and k.endswith("_w"))
+            self.layers = [(a[f"trunk{k}_w"], a[f"trunk{k}_b"]) for k in range(n)]
+            self.rank = a["head_u_w"].shape[1] // 87
+            self.nodes = a["nodes"].astype(np.float64)
+        else:
+            n = sum(1 for k in a if k.startswith("hidden") and k.endswith("_w"))
+            self.layers = [(a[f"hidden{k}_w"], a[f"hidden{k}_b"]) for k in range(n)]
+            # a fully connected (ablation) network has no input growth
+            self.dense = a["hidden1_w"].shape[0] > a["hidden0_w"].shape[1] if n > 1 else True
+
+    def factors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Additive network: U (B, 87, R) and V·scale (B, R, M) for encoded settings ``x`` (B, 6)."""
+        h = x.astype(np.float32)
+        for w, b in self.layers:
+            h = _swish(h @ w + b)
+        a = self.arrays
+        u = _softplus(h @ a["head_u_w"] + a["head_u_b"]).reshape(len(h), 87, self.rank)
+        v = _softplus(h @ a["head_v_w"] + a["head_v_b"]).reshape(len(h), self.rank, -1) * a["v_scale"]
+        return u, v
+
+    def detector_basis(self, inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+        """H(θe) − H(θ0) (…, M) of the hat basis for detectors [inner, outer) (mrad)."""
+        return (hat_cumulative(outer, self.nodes) - hat_cumulative(inner, self.nodes)).astype(np.float32)
+
+    def curves(self, z, zone, kv, alpha, rmsd, inner, outer, cs_um=0.0, defocus=0.0) -> np.ndarray:
+        """PPISCS (B, 87), Å², for broadcast arrays of settings (values past the zone's thickness are meaningless).
+
+        Parameters
+        ----------
+        z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus : array_like
+            Atomic number, zone axis ("100"/"110"), kV, α (mrad), rmsd (Å), θ0, θe (mrad),
+            Cs (µm), C10 (Å). The additive network ignores Cs and C10: they drop out of the PPISCS.
+        """
+        z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus = np.broadcast_arrays(
+            *(np.atleast_1d(np.asarray(v)) for v in (z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus)))
+        if self.kind == "additive":
+            u, v = self.factors(encode(z, zone, kv, alpha, rmsd))
+            vb = np.einsum("brm,bm->br", v, self.detector_basis(inner, outer))
+            return np.einsum("bnr,br->bn", u, vb).astype(np.float64)
+        h = encode_full(z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus).astype(np.float32)
+        for w, b in self.layers:
+            f = _swish(h @ w + b)
+            h = np.concatenate([h, f], -1) if self.dense else f
+        a = self.arrays
+        return _softplus(h @ a["out_w"] + a["out_b"]).astype(np.float64)
