@@ -12,7 +12,7 @@ File layout (``<Element>_<zone>_<kV>kV_rmsd<rmsd>.h5``, gzip-compressed float32)
 attributes
     element, Z, zone, voltage (kV), rmsd (Å, per direction), cell_area (Å², projected cell),
     columns (per projected cell), cell_mrad (tilt quadrature cell, mrad), ring_width (mrad),
-    gpts, extent (Å), repeats, settings (JSON), seconds, device, version.
+    gpts, extent (Å), repeats, settings (JSON), seconds (wall), cpu_seconds, device, version.
 
 Files are written to a temporary name and moved into place with :func:`os.replace`, so a
 library directory never holds a half-written entry; :func:`generate` skips entries that
@@ -166,6 +166,7 @@ def write_entry(result: EntryResult, entry: Entry, settings: SimulationSettings,
                 "repeats": np.asarray(g.repeats),
                 "settings": settings.to_json(),
                 "seconds": float(result.seconds),
+                "cpu_seconds": float(result.cpu_seconds),
                 "device": result.device,
                 "version": FORMAT_VERSION,
             }

@@ -338,6 +338,8 @@ class EntryResult:
     crystal : Crystal
     seconds : float
         Wall time of the simulation (s).
+    cpu_seconds : float
+        CPU time of this process during the simulation, all threads (s).
     device : str
     """
 
@@ -347,6 +349,7 @@ class EntryResult:
     geometry: Geometry
     crystal: Crystal
     seconds: float
+    cpu_seconds: float
     device: str
 
 
@@ -391,7 +394,7 @@ def simulate_entry(
     n_batches = -(-n_waves // bs)
     intensity = np.zeros((n_waves, n_atoms, n_rings), np.float32)
     batches = np.repeat(np.arange(n_batches), bs)[:n_waves]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with abtem.config.set(config):
         detector = abtem.FlexibleAnnularDetector(
             step_size=settings.ring_width, inner=0.0, outer=settings.max_detector
@@ -420,12 +423,12 @@ def simulate_entry(
             intensity[take] = np.moveaxis(arr, 1, 0)[: len(take)]
             if progress is not None:
                 progress(len(take))
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     m = geom.multiplicity[:, None, None]
     batch_totals = np.stack(
         [(intensity[batches == b] * m[batches == b]).sum(0) / m[batches == b].sum() for b in range(n_batches)]
     ).astype(np.float32)
-    return EntryResult(intensity, batch_totals, batches, geom, crystal, seconds, config["device"])
+    return EntryResult(intensity, batch_totals, batches, geom, crystal, seconds, cpu_seconds, config["device"])
 
 
 def default_threads() -> int:
