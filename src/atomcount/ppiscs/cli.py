@@ -57,7 +57,7 @@ def simulate(elements, zones, voltages, rmsds, out, workers, threads, scheduler,
 @click.option("--inner", required=True, type=float, help="Inner detector angle θ0 (mrad).")
 @click.option("--outer", required=True, type=float, help="Outer detector angle θe (mrad).")
 @click.option("--rmsd", required=True, type=float, help="rms displacement per direction (Å).")
-@click.option("--source", default="library", show_default=True, help="Where PPISCS come from.")
+@click.option("--source", default=None, help="surrogate or library [default: library with --library, else surrogate].")
 @click.option("--library", default=None, type=click.Path(file_okay=False), help="Library directory.")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Write atoms,ppiscs_A2 CSV.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write a PNG plot.")

@@ -60,6 +60,8 @@ def _from_surrogate(*args, **options) -> np.ndarray:
     """PPISCS from the trained surrogate: :func:`atomcount.ppiscs.surrogate.predict` (NumPy only)."""
     from atomcount.ppiscs.surrogate import predict
 
+    if options.pop("library", None) is not None:
+        raise AtomcountError("library= is for source='library'; the surrogate takes weights=")
     return predict(*args, **options)
 
 
@@ -75,7 +77,7 @@ def ppiscs_curve(
     inner_mrad: float,
     outer_mrad: float,
     rmsd: float,
-    source: str = "library",
+    source: str | None = None,
     defocus_angstrom: float = 0.0,
     cs_um: float = 0.0,
     **options,
@@ -97,8 +99,10 @@ def ppiscs_curve(
     rmsd : float
         rms displacement per Cartesian direction (Å), 0.075…0.15; between two library
         entries the PPISCS is interpolated linearly in rmsd.
-    source : str
-        "library" (simulations); other sources register in :data:`SOURCES`.
+    source : str, optional
+        "surrogate" (the shipped network, NumPy only) or "library" (simulations); others
+        register in :data:`SOURCES`. Default: "library" when a ``library=`` directory is
+        passed in ``options``, else "surrogate".
     defocus_angstrom : float
         C10 (Å). Accepted for interface compatibility: for an ideal crystal the PPISCS is
         independent of aberrations, because integrating over probe positions cancels all
@@ -133,6 +137,8 @@ def ppiscs_curve(
     rmsd = check_range("rmsd", rmsd, *RMSD_RANGE, "Å")
     check_range("defocus", defocus_angstrom, -1e4, 1e4, "Å")
     check_range("Cs", cs_um, -1e4, 1e4, "µm")
+    if source is None:
+        source = "library" if options.get("library") is not None else "surrogate"
     if source not in SOURCES:
         raise AtomcountError(f"unknown PPISCS source {source!r}; available: {', '.join(SOURCES)}")
     return SOURCES[source](element, zone, float(voltage_kv), alpha, inner, outer, rmsd, **options)
