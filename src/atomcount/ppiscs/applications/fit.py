@@ -65,6 +65,7 @@ def fit_settings(measured: np.ndarray, fixed: dict, start: dict, sigmas: dict, n
     weights : path, optional
         Surrogate weights.
     """
+    from atomcount.crystals import get_element
     from atomcount.ppiscs.surrogate import load, predict
 
     y = np.asarray(measured, float)
@@ -77,35 +78,34 @@ def fit_settings(measured: np.ndarray, fixed: dict, start: dict, sigmas: dict, n
     x0 = np.array([start[k] for k in names], float)
     half = n_sigma * np.array([sigmas[k] for k in names], float)
     base = {**fixed, **{k: v for k, v in start.items() if k not in names}}
-    model = load(weights)
     n = len(y)
 
     def settings(u: np.ndarray) -> dict:
         return {**base, **dict(zip(names, x0 + half * np.tanh(u)))}
 
-    count = 0
-
-    def cost(u: np.ndarray) -> float:
-        nonlocal count
-        count += 1
-        c = predict(**settings(u), weights=weights, extrapolate=True)
-        return float(np.abs(c[:n] - y).mean())
-
-    import warnings
-
-    from atomcount.ppiscs.surrogate import SurrogateDomainWarning
-
     first = predict(**settings(np.zeros(len(names))), weights=weights)  # refuses a start outside the domain
     if len(y) > len(first):
         raise AtomcountError(f"measured curve has {len(y)} values; the zone axis has {len(first)} atoms per column")
+    model = load(weights)
+    z = get_element(base["element"]).Z
+    count = 0
+
+    def cost(u: np.ndarray) -> float:
+        # the search box is the caller's uncertainty, so no domain check per evaluation
+        nonlocal count
+        count += 1
+        s = settings(u)
+        c = model.curves(z, s["zone"], s["voltage_kv"], s["convergence_mrad"], s["rmsd"], s["inner_mrad"], s["outer_mrad"])
+        return float(np.abs(c[0, :n] - y).mean())
+
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SurrogateDomainWarning)
-        res = minimize(cost, np.zeros(len(names)), method="Nelder-Mead",
-                       options={"xatol": 1e-4, "fatol": 1e-7 * float(np.abs(y).max()), "maxfev": 2000})
+    # initial simplex ≈ ±σ/2 around the measured values (u = 0), not SciPy's 5 % of u = 0
+    simplex = np.vstack([np.zeros(len(names)), 0.5 / n_sigma * np.eye(len(names))])
+    res = minimize(cost, np.zeros(len(names)), method="Nelder-Mead",
+                   options={"xatol": 1e-4, "fatol": 1e-8 * float(np.abs(y).max()), "maxfev": 2000,
+                            "initial_simplex": simplex})
     seconds = time.perf_counter() - t0
     best = settings(res.x)
-    del model
     params = {k: float(best[k]) for k in names}
     return FitResult(params, predict(**best, weights=weights, extrapolate=True)[:n], float(res.fun), seconds, count)
 

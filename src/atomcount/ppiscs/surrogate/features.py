@@ -67,6 +67,19 @@ def encode_full(z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus) -> np.nd
         axis=-1)
 
 
+def hat_coefficients(nodes: np.ndarray = NODES) -> tuple[np.ndarray, ...]:
+    """(left, right, rise width, 1/(2·rise width), fall width, 1/(2·fall width)) of the hats on ``nodes``; 0 for absent halves."""
+    c = np.asarray(nodes, dtype=np.float64)
+    left = np.concatenate([[c[0]], c[:-1]])
+    right = np.concatenate([c[1:], [c[-1]]])
+    wl, wr = c - left, right - c
+    inv = lambda w: np.divide(0.5, w, out=np.zeros_like(w), where=w > 0)  # noqa: E731
+    return left, right, wl, inv(wl), wr, inv(wr)
+
+
+_COEF = hat_coefficients()
+
+
 def hat_cumulative(theta: np.ndarray, nodes: np.ndarray = NODES) -> np.ndarray:
     """∫ from ``nodes[0]`` to θ of every hat function on ``nodes`` (mrad): shape theta.shape + (M,).
 
@@ -74,15 +87,11 @@ def hat_cumulative(theta: np.ndarray, nodes: np.ndarray = NODES) -> np.ndarray:
     ``nodes[m+1]`` (the end hats are halves). The result is non-decreasing in θ, so
     differences over any detector are non-negative and add up over contiguous detectors.
     """
+    left, right, wl, il, wr, ir = _COEF if nodes is NODES else hat_coefficients(nodes)
     t = np.asarray(theta, dtype=np.float64)[..., None]
-    c = nodes
-    left = np.concatenate([[c[0]], c[:-1]])
-    right = np.concatenate([c[1:], [c[-1]]])
-    wl, wr = c - left, right - c
-    rise = np.where(wl > 0, np.clip(t - left, 0.0, wl) ** 2 / (2 * np.where(wl > 0, wl, 1.0)), 0.0)
-    d = np.clip(right - t, 0.0, wr)
-    fall = np.where(wr > 0, wr / 2 - d**2 / (2 * np.where(wr > 0, wr, 1.0)), 0.0)
-    return rise + np.where(t > c, fall, 0.0)
+    rise = np.minimum(np.maximum(t - left, 0.0), wl) ** 2 * il
+    d = np.minimum(np.maximum(right - t, 0.0), wr)
+    return rise + (wr**2 - d**2) * ir
 
 
 def sample_detectors(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

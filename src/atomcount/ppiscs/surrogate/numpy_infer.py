@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from atomcount.ppiscs.surrogate.features import encode, encode_full, hat_cumulative
+from atomcount.ppiscs.surrogate.features import NODES, encode, encode_full, hat_cumulative
 
 
 def _swish(x: np.ndarray) -> np.ndarray:
@@ -40,7 +40,8 @@ class Surrogate:
             n = sum(1 for k in a if k.startswith("trunk") and k.endswith("_w"))
             self.layers = [(a[f"trunk{k}_w"], a[f"trunk{k}_b"]) for k in range(n)]
             self.rank = a["head_u_w"].shape[1] // 87
-            self.nodes = a["nodes"].astype(np.float64)
+            nodes = a["nodes"].astype(np.float64)
+            self.nodes = NODES if np.array_equal(nodes, NODES) else nodes
         else:
             n = sum(1 for k in a if k.startswith("hidden") and k.endswith("_w"))
             self.layers = [(a[f"hidden{k}_w"], a[f"hidden{k}_b"]) for k in range(n)]
@@ -59,7 +60,8 @@ class Surrogate:
 
     def detector_basis(self, inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
         """H(θe) − H(θ0) (…, M) of the hat basis for detectors [inner, outer) (mrad)."""
-        return (hat_cumulative(outer, self.nodes) - hat_cumulative(inner, self.nodes)).astype(np.float32)
+        h = hat_cumulative(np.stack([outer, inner]), self.nodes)
+        return (h[0] - h[1]).astype(np.float32)
 
     def curves(self, z, zone, kv, alpha, rmsd, inner, outer, cs_um=0.0, defocus=0.0) -> np.ndarray:
         """PPISCS (B, 87), Å², for broadcast arrays of settings (values past the zone's thickness are meaningless).
@@ -74,8 +76,8 @@ class Surrogate:
             *(np.atleast_1d(np.asarray(v)) for v in (z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus)))
         if self.kind == "additive":
             u, v = self.factors(encode(z, zone, kv, alpha, rmsd))
-            vb = np.einsum("brm,bm->br", v, self.detector_basis(inner, outer))
-            return np.einsum("bnr,br->bn", u, vb).astype(np.float64)
+            vb = v @ self.detector_basis(inner, outer)[:, :, None]  # (B, R, 1)
+            return (u @ vb)[:, :, 0].astype(np.float64)
         h = encode_full(z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus).astype(np.float32)
         for w, b in self.layers:
             f = _swish(h @ w + b)
