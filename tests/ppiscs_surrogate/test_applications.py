@@ -37,12 +37,27 @@ def test_unequal_variances_use_likelihood_crossing():
     assert abs((decide != h).mean() - gaussian_error_probability(m, s)) < 4e-3
 
 
+def test_non_monotonic_means_match_monte_carlo():
+    # a saturating, then falling curve (low-angle detector): decisions are no longer intervals
+    m, s = np.array([1.0, 2.0, 2.6, 2.3]), np.array([0.3, 0.4, 0.4, 0.35])
+    rng = np.random.default_rng(1)
+    h = rng.integers(4, size=200000)
+    x = rng.normal(m[h], s[h])
+    decide = np.argmax(norm.logpdf(x[:, None], m, s), axis=1)
+    assert abs((decide != h).mean() - gaussian_error_probability(m, s)) < 4e-3
+    # and the grid agrees with the closed form where both apply
+    from atomcount.ppiscs.applications.error_probability import _grid_error_probability
+
+    mono = np.array([0.0, 1.0, 2.0]), np.array([0.4, 0.4, 0.4])
+    assert np.isclose(_grid_error_probability(*mono), gaussian_error_probability(*mono), atol=1e-6)
+
+
 def test_error_probability_falls_with_dose_and_rejects_bad_input():
     sigma = 0.01 * np.arange(1, 30) ** 1.2
     pe = [counting_error_probability(sigma, d) for d in (1e3, 1e4, 1e5)]
     assert pe[0] > pe[1] > pe[2]
     with pytest.raises(AtomcountError):
-        counting_error_probability(sigma[::-1], 1e4)
+        gaussian_error_probability([1.0, 2.0], [1.0, 0.0])
     with pytest.raises(AtomcountError):
         counting_error_probability(sigma, 0.0)
 

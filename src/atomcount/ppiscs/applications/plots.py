@@ -82,8 +82,8 @@ def plot_error_probability(path: Path, weights=None, dose: float = 1e4) -> None:
             ax.plot(inners[mask], pe, label=f"{v:g}")
         ax.set(xlabel="inner angle θ0 (mrad)", ylabel="probability of error", title=f"{label}, dose {dose:g} e⁻/Å²")
         ax.legend(fontsize=7, title=label, title_fontsize=7)
-    fig.suptitle("Au [100], 1…N atoms equally likely; element and temperature panels need library entries "
-                 "not yet simulated", fontsize=8)
+    fig.suptitle("Au [100], 1…N atoms equally likely. Element and temperature panels are left out: the library "
+                 "holds one rmsd and too few elements for the surrogate to vary them", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -97,13 +97,14 @@ def write_all(out: str | os.PathLike, weights=None) -> list[Path]:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    test = make_test_set()
+    meta = load(weights).meta
+    held = meta["holdout_entries"]
+    test = make_test_set(names=meta["domain"]["entries"] + held)
     err = errors(weights, test)
     paths = [out / f"ppiscs_fig{k}.png" for k in ("4_errors", "5_curves", "9_sweeps", "10_fit", "11_uncertainty",
                                                   "12_error_probability")]
-    plot_histograms(err, test, paths[0])
-    plot_best_worst(weights, err, test, paths[1])
-    load(weights)
+    plot_histograms(err, test, paths[0], held)
+    plot_best_worst(weights, err, test, paths[1], held)
     plot_sweeps(dict(element="Au", zone_axis="100", voltage_kv=300.0, convergence_mrad=21.0, inner_mrad=46.0,
                      outer_mrad=190.0, rmsd=0.085), paths[2], weights)
     plot_fit(paths[3], weights)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -35,14 +36,20 @@ class TestSet:
 
 
 def make_test_set(n_alpha: int = 12, n_detectors: int = 20, seed: int = 2024,
-                  library: str | os.PathLike | None = None) -> TestSet:
-    """``n_alpha`` × ``n_detectors`` held-out curves per library entry."""
+                  library: str | os.PathLike | None = None, names: list[str] | None = None) -> TestSet:
+    """``n_alpha`` × ``n_detectors`` held-out curves per library entry (all, or those in ``names``).
+
+    Every entry draws from its own random stream (seeded by ``seed`` and its name), so an
+    entry's test curves do not change when the library grows.
+    """
     from atomcount.ppiscs.library import list_entries, read_entry
 
-    rng = np.random.default_rng(seed)
     rows: dict[str, list] = {k: [] for k in TestSet.__dataclass_fields__}
     for d in list_entries(library):
+        if names is not None and Path(d["path"]).stem not in names:
+            continue
         e = read_entry(d["path"])
+        rng = np.random.default_rng([seed, e.entry.seed])
         alphas: list[float] = []
         while len(alphas) < n_alpha:
             a = rng.uniform(10.0, 35.5)
@@ -82,8 +89,8 @@ def additivity_error(weights: str | os.PathLike | None, test: TestSet, seed: int
     return float(np.nanmax(np.abs(a + b - whole) / np.nanmax(whole, -1, keepdims=True)))
 
 
-def plot_histograms(err: np.ndarray, test: TestSet, path: str | os.PathLike) -> None:
-    """Fig. 4-like histograms of the normalised L1 error per entry (element, zone, kV)."""
+def plot_histograms(err: np.ndarray, test: TestSet, path: str | os.PathLike, held: list[str] = ()) -> None:
+    """Fig. 4-like histograms of the normalised L1 error per entry (element, zone, kV); ``held``: entries held out of training."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,15 +102,18 @@ def plot_histograms(err: np.ndarray, test: TestSet, path: str | os.PathLike) -> 
     for ax, name in zip(axes[0], names):
         e = err[test.entry == name]
         ax.hist(e, bins=bins)
+        tag = " (held out)" if name in held else ""
         ax.set(xscale="log", xlabel="normalised L1 error", ylabel="curves",
-               title=f"{name}\nmean {e.mean():.1e}, max {e.max():.1e}")
+               title=f"{name}{tag}\nmean {e.mean():.1e}, max {e.max():.1e}")
+        ax.title.set_fontsize(8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def plot_best_worst(weights: str | os.PathLike | None, err: np.ndarray, test: TestSet, path: str | os.PathLike) -> None:
-    """Figs. 5–8-like: best, median and worst test curve of each entry against the simulation."""
+def plot_best_worst(weights: str | os.PathLike | None, err: np.ndarray, test: TestSet, path: str | os.PathLike,
+                    held: list[str] = ()) -> None:
+    """Figs. 5–8-like: best, median and worst test curve of each entry against the simulation (``held``: held-out entries)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,7 +134,8 @@ def plot_best_worst(weights: str | os.PathLike | None, err: np.ndarray, test: Te
             ax.plot(x, test.truth[i, :n], "o", ms=3, label="library (simulation)")
             ax.plot(x, p, "-", label="surrogate")
             ax.set(xlabel="atoms in column", ylabel="PPISCS (Å²)",
-                   title=f"{name} {label}: L1n {err[i]:.1e}\nα={test.alpha[i]:.2f}, {test.inner[i]:.1f}–{test.outer[i]:.1f} mrad")
+                   title=f"{name}{' (held out)' if name in held else ''} {label}: L1n {err[i]:.1e}\nα={test.alpha[i]:.2f}, {test.inner[i]:.1f}–{test.outer[i]:.1f} mrad")
+            ax.title.set_fontsize(8)
             ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
