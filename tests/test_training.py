@@ -6,7 +6,7 @@ import torch
 from atomcount.evaluation.forward_cv import folds_by_mean_height
 from atomcount.columns import ColumnTable
 from atomcount.training.loop import TrainConfig, train
-from atomcount.training.stream import HRTEMStream
+from atomcount.training.stream import HRTEMStream, iter_batches
 
 
 @pytest.fixture()
@@ -30,6 +30,18 @@ def test_resumed_training_equals_uninterrupted(tmp_path, entries):
         torch.testing.assert_close(sa[k], sb[k])
     rows = list(csv.DictReader(open(tmp_path / "b" / "log.csv")))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+
+
+def test_batches_do_not_depend_on_worker_count(entries):
+    """Worker processes render exactly the batches the training process would."""
+    s = HRTEMStream(entries, crop=64)
+    serial = list(iter_batches(s, 3, range(2, 7), 2, lambda step: 1e3 * step))
+    parallel = list(iter_batches(s, 3, range(2, 7), 2, lambda step: 1e3 * step, workers=2))
+    assert len(parallel) == 5
+    for a, b in zip(serial, parallel):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(serial[0][0], serial[1][0])
 
 
 def test_stream_labels_match_images(entries):

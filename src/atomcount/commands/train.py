@@ -19,7 +19,9 @@ import click
 @click.option("--val-every", type=int, default=1000, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
-def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, device, threads) -> None:
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Processes rendering training images (0: the training process); the batches do not depend on it.")
+def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, device, threads, workers) -> None:
     """Train on images rendered on the fly from stored exit waves.
 
     Writes OUT/checkpoint.pt (resumable), OUT/log.csv, OUT/learning_curve.png and
@@ -29,7 +31,8 @@ def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, d
     from atomcount.training.plots import plot_learning_curve
 
     cfg = TrainConfig(data=list(data), val_data=val_data, out=out, steps=steps, batch=batch, crop=crop,
-                      width=width, lr=lr, seed=seed, val_every=val_every, device=device, threads=threads)
+                      width=width, lr=lr, seed=seed, val_every=val_every, device=device, threads=threads,
+                      workers=workers)
     path = run(cfg)
     plot_learning_curve(f"{out}/log.csv", f"{out}/learning_curve.png")
     click.echo(f"model written to {path}")

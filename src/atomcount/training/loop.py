@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from atomcount.nn.checkpoint import save_model
 from atomcount.nn.fcn import ColumnFCN
-from atomcount.training.stream import HRTEMStream, load_entries
+from atomcount.training.stream import HRTEMStream, iter_batches, load_entries
 
 
 @dataclass
@@ -68,6 +68,8 @@ class TrainConfig:
         ``"cpu"`` or ``"cuda"``.
     threads : int
         Torch CPU threads.
+    workers : int
+        Processes rendering training images (0: the training process itself).
     """
 
     data: list = field(default_factory=lambda: ["data/train"])
@@ -88,6 +90,7 @@ class TrainConfig:
     val_images: int = 48
     device: str = "cpu"
     threads: int = 2
+    workers: int = 0
 
 
 def loss_terms(out: dict, height: torch.Tensor, classes: torch.Tensor, cfg: TrainConfig) -> dict:
@@ -138,14 +141,12 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     stream = HRTEMStream(entries if entries is not None else load_entries(cfg.data), crop=cfg.crop)
     model = ColumnFCN(width=cfg.width).to(cfg.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    rng = np.random.default_rng(cfg.seed)
     step, elapsed = 0, 0.0
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():
         blob = torch.load(ckpt, map_location=cfg.device, weights_only=False)
         model.load_state_dict(blob["model"])
         opt.load_state_dict(blob["optimizer"])
-        rng.bit_generator.state = blob["rng"]
         torch.set_rng_state(blob["torch_rng"])
         step, elapsed = blob["step"], blob["elapsed"]
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
@@ -162,11 +163,13 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
         log = csv.writer(fh)
         if step == 0:
             log.writerow(["step", "loss", "mse", "ce", "lr", "seconds", "val_accuracy", "val_accuracy_cls"])
-        while step < min(cfg.steps, stop_at or cfg.steps):
+        batches = iter_batches(stream, cfg.seed, range(step, min(cfg.steps, stop_at or cfg.steps)), cfg.batch,
+                               lambda s: _dose_floor(s, cfg, lowest), cfg.workers)
+        for arrays in batches:
             lr = _lr(step, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
-            x, h, c = (torch.from_numpy(a).to(cfg.device) for a in stream.batch(rng, cfg.batch, _dose_floor(step, cfg, lowest)))
+            x, h, c = (torch.from_numpy(a).to(cfg.device, non_blocking=True) for a in arrays)
             terms = loss_terms(model(x), h, c, cfg)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
@@ -183,12 +186,15 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
             log.writerow(row)
             if step % cfg.checkpoint_every == 0 or step in (cfg.steps, stop_at):
                 fh.flush()
-                _save_checkpoint(ckpt, model, opt, rng, step, time.time() - t0)
+                _save_checkpoint(ckpt, model, opt, step, time.time() - t0)
     bar.close()
     if step < cfg.steps:
         return None
     final = out / "model.pt"
-    save_model(final, model, {"train_config": asdict(cfg), "steps": step, "train_seconds": time.time() - t0})
+    from atomcount.bench.report import machine_description
+
+    save_model(final, model, {"train_config": asdict(cfg), "steps": step, "train_seconds": time.time() - t0,
+                              "machine": machine_description()})
     return final
 
 
@@ -204,9 +210,9 @@ def _truncate_log(path: Path, step: int) -> None:
     os.replace(tmp, path)
 
 
-def _save_checkpoint(path: Path, model, opt, rng, step: int, elapsed: float) -> None:
+def _save_checkpoint(path: Path, model, opt, step: int, elapsed: float) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": rng.bit_generator.state,
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                 "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
                 "config": model.config()}, tmp)
     os.replace(tmp, path)

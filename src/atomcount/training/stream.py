@@ -5,7 +5,12 @@ so the network never sees the same image twice.
 """
 from __future__ import annotations
 
+import itertools
+import multiprocessing as mp
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from multiprocessing import shared_memory
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +19,7 @@ from atomcount.columns import ColumnTable
 from atomcount.dataset import read_entry
 from atomcount.errors import AtomcountError
 from atomcount.hrtem import ExitWave, detect, normalize, wave_intensity
-from atomcount.labels import class_maps, height_map
+from atomcount.labels import N_CLASSES, class_maps, height_map
 from atomcount.microscope import ImagingRanges
 
 
@@ -138,3 +143,104 @@ def _dihedral(a: np.ndarray, k: int, flip: bool) -> np.ndarray:
     if flip:
         a = a[..., ::-1]
     return np.ascontiguousarray(a)
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(stream: HRTEMStream) -> None:
+    _WORKER["stream"] = stream
+    _WORKER["slots"] = {}
+
+
+def _worker_batch(slot: str, shapes: list, seed: int, step: int, size: int, dose_floor: float | None) -> str:
+    """Render one batch into the shared-memory slot ``slot`` (only its name crosses the pipe)."""
+    if slot not in _WORKER["slots"]:
+        _WORKER["slots"][slot] = shared_memory.SharedMemory(name=slot)
+    for dst, src in zip(_slot_arrays(_WORKER["slots"][slot], shapes),
+                        _WORKER["stream"].batch(step_rng(seed, step), size, dose_floor)):
+        dst[...] = src
+    return slot
+
+
+def _slot_arrays(shm: shared_memory.SharedMemory, shapes: list) -> list[np.ndarray]:
+    """float32 arrays of the given shapes laid one after another in a shared-memory block."""
+    out, offset = [], 0
+    for shape in shapes:
+        n = int(np.prod(shape))
+        out.append(np.ndarray(shape, np.float32, buffer=shm.buf, offset=offset))
+        offset += 4 * n
+    return out
+
+
+def step_rng(seed: int, step: int) -> np.random.Generator:
+    """The random generator of one training step: a batch depends only on (seed, step).
+
+    Resuming at any step and rendering with any number of worker processes therefore
+    give the same batches.
+    """
+    return np.random.default_rng([seed, step])
+
+
+def iter_batches(stream: HRTEMStream, seed: int, steps: range, size: int,
+                 dose_floor: Callable[[int], float | None], workers: int = 0) -> Iterator[tuple]:
+    """Batches for the given steps, rendered in ``workers`` processes (0: in this one).
+
+    Worker processes write each batch into a shared-memory slot, so only slot names cross
+    process boundaries (pickling tens of MB per batch through a pipe limited training on a
+    GPU to a few steps per second).
+
+    Parameters
+    ----------
+    stream : HRTEMStream
+    seed : int
+        Training seed.
+    steps : range
+        Steps to render, in order.
+    size : int
+        Images per batch.
+    dose_floor : callable
+        Step → lowest dose (e⁻/Å²) of that step's images, or None.
+    workers : int
+        Rendering processes; up to ``2 * workers`` batches are prepared ahead.
+
+    Yields
+    ------
+    tuple of numpy.ndarray
+        As :meth:`HRTEMStream.batch`.
+    """
+    if workers <= 0:
+        for s in steps:
+            yield stream.batch(step_rng(seed, s), size, dose_floor(s))
+        return
+    c = stream.crop
+    shapes = [(size, 1, c, c), (size, 1, c, c), (size, N_CLASSES, c, c)]
+    nbytes = 4 * sum(int(np.prod(x)) for x in shapes)
+    slots = [shared_memory.SharedMemory(create=True, size=nbytes) for _ in range(2 * workers)]
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    try:
+        with ctx.Pool(workers, initializer=_worker_init, initargs=(stream,)) as pool:
+            free = deque(slots)
+            pending: deque = deque()
+            todo = iter(steps)
+
+            def submit() -> None:
+                s = next(todo, None)
+                if s is not None:
+                    shm = free.popleft()
+                    pending.append((shm, pool.apply_async(
+                        _worker_batch, (shm.name, shapes, seed, s, size, dose_floor(s)))))
+
+            for _ in range(len(slots)):
+                submit()
+            while pending:
+                shm, result = pending.popleft()
+                result.get()
+                batch = tuple(a.copy() for a in _slot_arrays(shm, shapes))
+                free.append(shm)
+                submit()
+                yield batch
+    finally:
+        for shm in slots:
+            shm.close()
+            shm.unlink()
