@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sys
+from dataclasses import asdict
 
 import click
 import numpy as np
@@ -69,17 +72,29 @@ def sensitivity(model_path, data, images_per_cell, defocus, dose) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--reference", type=click.Path(exists=True, file_okay=False), default=None,
               help="Other held-out particles for the in-distribution baseline of each step.")
-def forward_cv_cmd(data, out, steps, width, crop, images, seed, reference) -> None:
+@click.option("--batch", type=int, default=8, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--workers", type=int, default=0, show_default=True, help="Processes rendering training images.")
+@click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
+@click.option("--benchmarks", type=click.Path(dir_okay=False), default=None,
+              help="Also write the result as the hrtem-forward-cv section of this BENCHMARKS.md.")
+def forward_cv_cmd(data, out, steps, width, crop, images, seed, reference, batch, device, workers, threads,
+                   benchmarks) -> None:
     """Five folds sorted by mean column height; train on folds 1..k, test on k+1 (paper Table 2)."""
-    from atomcount.evaluation.forward_cv import forward_cv
+    from atomcount.bench.report import write_section
+    from atomcount.evaluation.forward_cv import forward_cv, forward_cv_markdown
     from atomcount.training.loop import TrainConfig
     from atomcount.training.stream import load_entries
 
-    cfg = TrainConfig(steps=steps, width=width, crop=crop, seed=seed)
+    cfg = TrainConfig(steps=steps, width=width, crop=crop, seed=seed, batch=batch, device=device, workers=workers,
+                      threads=threads)
     ref = load_entries([reference]) if reference else None
     res = forward_cv(load_entries(list(data)), cfg, out, images, reference=ref)
     with open(f"{out}/forward_cv.json", "w") as fh:
-        json.dump(res, fh, indent=1)
+        json.dump({"config": asdict(cfg), "images_per_step": images, "steps": res}, fh, indent=1)
+    if benchmarks:
+        write_section("hrtem-forward-cv", "HRTEM column heights: forward cross-validation (paper Table 2)",
+                      forward_cv_markdown(res, cfg, images), shlex.join(["atomcount", *sys.argv[1:]]), benchmarks)
     for r in res:
         click.echo(f"step {r['step']}: train mean height {r['train_mean_height']}, test {r['test_mean_height']}: "
                    f"regression {r['regression']:.3f}, classification {r['classification']:.3f}; "
