@@ -62,20 +62,25 @@ def test_error_probability_falls_with_dose_and_rejects_bad_input():
         counting_error_probability(sigma, 0.0)
 
 
-def test_fit_recovers_known_settings(random_additive):
+@pytest.mark.parametrize("which", ["random", "shipped"])
+def test_fit_recovers_known_settings(random_additive, shipped, which):
     from atomcount.ppiscs.surrogate import predict
 
-    path, _ = random_additive
+    path = random_additive[0] if which == "random" else shipped
     fixed = {"element": "Au", "zone": "100", "voltage_kv": 300.0, "rmsd": 0.085}
     truth = {"convergence_mrad": 21.0, "inner_mrad": 46.0, "outer_mrad": 190.0}
     measured = predict(**fixed, **truth, weights=path)
     start = {"convergence_mrad": 20.78, "inner_mrad": 45.09, "outer_mrad": 189.56}
     sig = {"convergence_mrad": 0.25, "inner_mrad": 1.0, "outer_mrad": 1.0}
     r = fit_settings(measured, fixed, start, sig, weights=path)
-    # even an untrained network pins the inner edge (where the density is large); the outer edge,
-    # where the density is ~100× smaller, only to within its σ
-    assert abs(r.params["inner_mrad"] - 46.0) < 0.05 and abs(r.params["outer_mrad"] - 190.0) < 1.0
-    assert r.cost < 1e-3 * measured.max()
+    assert r.cost < 1e-4 * measured.max()
+    # any network pins the inner edge, where the angular density is large
+    assert abs(r.params["inner_mrad"] - 46.0) < 0.05
+    if which == "shipped":
+        # a trained network also pins α and the outer edge, where an untrained one is nearly flat
+        assert abs(r.params["convergence_mrad"] - 21.0) < 0.01 and abs(r.params["outer_mrad"] - 190.0) < 0.05
+    else:
+        assert abs(r.params["outer_mrad"] - 189.56) <= 3.0 + 1e-9  # inside the 3σ search box
 
 
 def test_fit_recovers_known_settings_with_shipped(shipped):

@@ -24,7 +24,7 @@ def ppiscs() -> None:
 @click.option("--voltages", default="300,200", show_default=True, help="kV, comma-separated.")
 @click.option("--rmsd", "rmsds", default="0.085", show_default=True, help="Å per direction, comma-separated.")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None, help="Library directory [default: the shipped one].")
-@click.option("--workers", default=1, show_default=True, help="Dask LocalCluster workers (0: no Dask).")
+@click.option("--workers", default=1, show_default=True, help="Dask LocalCluster workers (0 or 1: in this process).")
 @click.option("--threads", default=2, show_default=True, help="FFTW threads per worker.")
 @click.option("--scheduler", default=None, help="Address of a running Dask scheduler instead of a LocalCluster.")
 @click.option("--tilt-spacing", default=5.0, show_default=True, help="Tilt-grid spacing target (mrad).")

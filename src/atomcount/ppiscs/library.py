@@ -254,8 +254,8 @@ def generate(
         Library directory (created if needed).
     settings : SimulationSettings
     workers : int
-        Dask workers of the LocalCluster (ignored with ``scheduler``); 0 runs in this
-        process without Dask.
+        Dask workers of the LocalCluster (ignored with ``scheduler``); 0 or 1 runs in
+        this process without Dask.
     threads : int
         FFTW threads per worker.
     scheduler : str, optional
@@ -268,37 +268,12 @@ def generate(
     list of dict
         One record per entry: name, skipped, seconds (wall time of the simulation).
     """
-    from tqdm import tqdm
+    from atomcount.parallel import map_tasks
 
     directory = str(Path(directory).resolve())
     todo = [e for e in entries if not is_done(e, settings, Path(directory))]
     records = [{"entry": e.name, "skipped": True, "seconds": 0.0} for e in entries if e not in todo]
-    bar = tqdm(total=len(entries), initial=len(records), disable=not progress, unit="entry")
-    if not todo:
-        bar.close()
-        return records
-    if workers == 0 and scheduler is None:
-        for e in todo:
-            records.append(run_entry(e, settings, directory, threads))
-            bar.update()
-        bar.close()
-        return records
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    if scheduler is not None:
-        client = Client(scheduler)
-        cluster = None
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
-    try:
-        futures = [client.submit(run_entry, e, settings, directory, threads, key=e.name, pure=False) for e in todo]
-        for fut in as_completed(futures):
-            records.append(fut.result())
-            bar.update()
-    finally:
-        bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    records += map_tasks(run_entry, [(e, settings, directory, threads) for e in todo], workers=workers,
+                         scheduler=scheduler, desc="PPISCS entries", unit="entry", progress=progress,
+                         total=len(entries), initial=len(records))
     return records

@@ -17,8 +17,13 @@ from atomcount.bench.report import machine_description
 from atomcount.microscope import ImagingRanges
 
 
-def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str) -> Path:
-    """Evaluate ``run_dir/model.pt`` and install it as ``MODELS_DIR/name.pt`` with a card."""
+def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
+         train_data: list[Path] | None = None) -> Path:
+    """Evaluate ``run_dir/model.pt`` and install it as ``MODELS_DIR/name.pt`` with a card.
+
+    ``train_data`` names local copies of the training sets when the run was trained
+    elsewhere (its config then holds the other machine's paths); only their specs are read.
+    """
     import torch
 
     from atomcount.dataset import open_spec
@@ -32,7 +37,7 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str) -
     t0 = time.time()
     scores = accuracy_report(model, load_entries([test_data]), images)
     eval_seconds = time.time() - t0
-    train_specs = [open_spec(Path(d)).to_json() for d in train_cfg["data"]]
+    train_specs = [open_spec(Path(d)).to_json() for d in (train_data or train_cfg["data"])]
     test_spec = open_spec(test_data).to_json()
     card = {
         "name": name,
@@ -96,8 +101,10 @@ def main() -> None:
     ap.add_argument("--name", default="fcn_au_300kv")
     ap.add_argument("--images", type=int, default=500)
     ap.add_argument("--command", default="make weights")
+    ap.add_argument("--train-data", type=Path, nargs="*", default=None,
+                    help="local copies of the training sets (when trained on another machine)")
     a = ap.parse_args()
-    print(ship(a.run_dir, a.test_data, a.name, a.images, a.command))
+    print(ship(a.run_dir, a.test_data, a.name, a.images, a.command, a.train_data))
 
 
 if __name__ == "__main__":
