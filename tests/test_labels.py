@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from atomcount.analysis.readout import columns_from_classes, columns_from_regression
+from atomcount.analysis.readout import ColumnEstimate, columns_from_classes, columns_from_regression, drop_small_clusters
 from atomcount.columns import ColumnTable
 from atomcount.labels import N_CLASSES, class_maps, height_map, read_heights
 
@@ -59,3 +59,20 @@ def test_empty_map_gives_no_columns():
     p = np.zeros((16, 64, 64))
     p[0] = 1
     assert len(columns_from_classes(p, 0.25).height) == 0
+
+
+def test_small_clusters_are_dropped_and_a_particle_kept():
+    # a 5×5 patch of the Au [100] column lattice (2.04 Å) plus a 3-column chain and two
+    # isolated peaks far away; positions in pixels at 0.25 Å/px
+    lattice = np.stack(np.meshgrid(np.arange(5), np.arange(5)), -1).reshape(-1, 2) * 2.04
+    chain = np.array([[40.0, 40.0], [42.5, 40.0], [45.0, 40.0]])
+    lone = np.array([[60.0, 10.0], [10.0, 60.0]])
+    xy = np.vstack([lattice, chain, lone]) / 0.25
+    n = len(xy)
+    est = ColumnEstimate(xy, np.arange(n) % 15 + 1, np.ones(n), np.ones(n))
+    kept = drop_small_clusters(est, 0.25, min_columns=4)
+    np.testing.assert_array_equal(kept.xy_px, lattice / 0.25)
+    np.testing.assert_array_equal(kept.height, est.height[:25])
+    assert len(drop_small_clusters(est, 0.25, min_columns=3).height) == 28  # the chain is linked at 2.5 Å
+    assert len(drop_small_clusters(est, 0.25, min_columns=26).height) == 0
+    assert drop_small_clusters(est, 0.25, min_columns=0) is est

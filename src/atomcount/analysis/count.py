@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from atomcount.analysis.readout import MIN_CLUSTER
 from atomcount.errors import AtomcountError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -101,10 +102,11 @@ def _resample(image: np.ndarray, factor: float) -> np.ndarray:
 def count_columns(
     image: np.ndarray,
     pixel_size: float,
-    head: str = "regression",
+    head: str = "classification",
     model: str | None = None,
     device: str = "cpu",
     keep_maps: bool = False,
+    min_cluster: int = MIN_CLUSTER,
 ) -> CountResult:
     """Count the atoms in every column of an HRTEM image.
 
@@ -115,21 +117,25 @@ def count_columns(
     pixel_size : float
         Pixel size (Å/px). Images outside the trained 0.250–0.265 Å/px are resampled
         to 0.2575 Å/px.
-    head : {"regression", "classification"}
-        Which output of the network to read.
+    head : {"classification", "regression"}
+        Which output of the network to read; the shipped model's classification head is
+        the more accurate one (model card).
     model : str, optional
         Path of a model file; the shipped Au 300 kV model by default.
     device : str
         Torch device.
     keep_maps : bool
         Keep the predicted height map (at the model's pixel size) in the result.
+    min_cluster : int
+        Drop groups of fewer linked columns (spurious peaks in vacuum or support;
+        :func:`atomcount.analysis.readout.drop_small_clusters`); 0 keeps every peak.
 
     Returns
     -------
     CountResult
     """
     from atomcount.analysis.predict import predict_maps
-    from atomcount.analysis.readout import columns_from_classes, columns_from_regression
+    from atomcount.analysis.readout import columns_from_classes, columns_from_regression, drop_small_clusters
     from atomcount.hrtem import normalize
     from atomcount.io import check_image
 
@@ -146,6 +152,7 @@ def count_columns(
                              f"{target:.3f} Å/px ({32 * target:.0f} Å) is needed")
     hmap, probs = predict_maps(net, work, device)
     est = columns_from_regression(hmap, target) if head == "regression" else columns_from_classes(probs, target)
+    est = drop_small_clusters(est, target, min_cluster)
     rows = est.xy_px[:, 0] / factor
     cols = est.xy_px[:, 1] / factor
     return CountResult(

@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from atomcount.analysis.readout import ColumnEstimate, columns_from_classes, columns_from_regression
+from atomcount.analysis.readout import (
+    MIN_CLUSTER,
+    ColumnEstimate,
+    columns_from_classes,
+    columns_from_regression,
+    drop_small_clusters,
+)
 
 
 def predict_maps(model, image: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
@@ -29,12 +35,16 @@ def predict_maps(model, image: np.ndarray, device: str = "cpu") -> tuple[np.ndar
 
 
 def predict_columns(model, image: np.ndarray, sampling: float, heads=("regression", "classification"),
-                    device: str = "cpu") -> dict[str, ColumnEstimate]:
-    """Columns found by each requested head in a normalised image at ``sampling`` Å/px."""
+                    device: str = "cpu", min_cluster: int = MIN_CLUSTER) -> dict[str, ColumnEstimate]:
+    """Columns found by each requested head in a normalised image at ``sampling`` Å/px.
+
+    Groups of fewer than ``min_cluster`` linked columns are dropped
+    (:func:`atomcount.analysis.readout.drop_small_clusters`; 0 keeps all).
+    """
     h, p = predict_maps(model, image, device)
     out = {}
     if "regression" in heads:
-        out["regression"] = columns_from_regression(h, sampling)
+        out["regression"] = drop_small_clusters(columns_from_regression(h, sampling), sampling, min_cluster)
     if "classification" in heads:
-        out["classification"] = columns_from_classes(p, sampling)
+        out["classification"] = drop_small_clusters(columns_from_classes(p, sampling), sampling, min_cluster)
     return out

@@ -10,14 +10,17 @@ import click
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--pixel-size", type=float, default=None,
               help="Pixel size in Å/px; overrides (or supplies missing) file metadata.")
-@click.option("--head", type=click.Choice(["regression", "classification"]), default="regression", show_default=True)
+@click.option("--head", type=click.Choice(["classification", "regression"]), default="classification",
+              show_default=True, help="Network head to read (classification is the more accurate one).")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
               help="Model file (the shipped Au 300 kV model by default).")
 @click.option("--out", type=click.Path(file_okay=False), default="atomcount_out", show_default=True,
               help="Output folder; one sub-folder per image (and per frame of a stack).")
 @click.option("--no-figures", is_flag=True, help="Skip overlay.png and columns_3d.png (faster for movies).")
 @click.option("--device", default="cpu", show_default=True)
-def count(files, pixel_size, head, model_path, out, no_figures, device) -> None:
+@click.option("--min-cluster", type=int, default=16, show_default=True,
+              help="Drop groups of fewer columns linked within 3.2 Å (spurious peaks in vacuum); 0 keeps all.")
+def count(files, pixel_size, head, model_path, out, no_figures, device, min_cluster) -> None:
     """Count the atoms in every column of each image in FILES.
 
     Reads .dm3 .dm4 .emd .ser .mrc .tif .png .npy .npz. A file holding a stack
@@ -40,7 +43,7 @@ def count(files, pixel_size, head, model_path, out, no_figures, device) -> None:
             jobs.append((name, frame, data.pixel_size, f))
     total = 0
     for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
-        res = count_columns(frame, ps, head=head, model=model_path, device=device)
+        res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster)
         d = Path(out) / name
         d.mkdir(parents=True, exist_ok=True)
         write_columns_csv(d / "columns.csv", res.table())
