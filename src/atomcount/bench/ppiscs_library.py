@@ -370,15 +370,27 @@ def figures(library: str | None) -> None:
     plt.close(fig)
 
 
-def main(quick: bool = False, library: str | None = None, threads: int | None = None) -> None:
-    """Run the studies (cached) and write the ``ppiscs-*`` sections of BENCHMARKS.md."""
+SECTIONS = ("identity", "convergence", "single-atom", "rmsd", "library")
+
+
+def main(quick: bool = False, library: str | None = None, threads: int | None = None,
+         sections: tuple[str, ...] = SECTIONS) -> None:
+    """Run the studies (cached) and write the chosen ``ppiscs-*`` sections of BENCHMARKS.md.
+
+    ``single-atom`` and ``library`` only read the library (seconds); the others simulate.
+    """
     threads = threads or default_threads()
-    identity_section(threads)
-    convergence_section(convergence_studies(threads, quick))
-    single_atom_section(library)
-    rmsd_section(threads)
-    trends_and_timing_section(library)
-    figures(library)
+    if "identity" in sections:
+        identity_section(threads)
+    if "convergence" in sections:
+        convergence_section(convergence_studies(threads, quick))
+    if "single-atom" in sections:
+        single_atom_section(library)
+    if "rmsd" in sections:
+        rmsd_section(threads)
+    if "library" in sections:
+        trends_and_timing_section(library)
+        figures(library)
 
 
 if __name__ == "__main__":
@@ -386,5 +398,11 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true", help="skip the supercell study")
     p.add_argument("--library", default=None, help="library directory")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--sections", default=",".join(SECTIONS),
+                   help=f"comma-separated subset of {','.join(SECTIONS)}")
     a = p.parse_args()
-    main(a.quick, a.library, a.threads)
+    chosen = tuple(x for x in a.sections.split(",") if x)
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    main(a.quick, a.library, a.threads, chosen)
