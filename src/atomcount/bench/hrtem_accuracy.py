@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -115,6 +116,11 @@ def main() -> None:
 
     torch.set_num_threads(1)  # accuracy runs; the timing part sets its own thread counts
     model, _ = load_counting_model(a.model)
+    if not Path(a.data).exists():
+        from atomcount.dataset import DatasetSpec, generate
+
+        print(f"{a.data} missing: simulating the held-out set (250 particles, seed 2, as `make weights`)")
+        generate(a.data, DatasetSpec(n_particles=250, seed=2))
     entries = load_entries([a.data])
     scores = accuracy_report(model, entries, a.images)
     rows = []
