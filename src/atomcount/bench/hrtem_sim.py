@@ -76,8 +76,9 @@ def main() -> None:
         img_rate = _render_rate(entries, a.images)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    acc = _sampling_accuracy([0.0625, 0.08, 0.1, 0.125], 0.04, 2)
-    rows = "\n".join(f"| {s} | {c:.4f} | {t:.2f} |" for s, (c, t) in acc.items() if isinstance(s, float))
+    samplings = [0.0625, 0.08, 0.1, 0.125]
+    acc = _sampling_accuracy(samplings, 0.04, 2)
+    rows = "\n".join(f"| {s} | {acc[s][0]:.4f} | {acc[s][1]:.2f} |" for s in samplings)
     body = f"""
 | quantity | measured | target |
 |---|---|---|
