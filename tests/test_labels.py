@@ -76,3 +76,21 @@ def test_small_clusters_are_dropped_and_a_particle_kept():
     assert len(drop_small_clusters(est, 0.25, min_columns=3).height) == 28  # the chain is linked at 2.5 Å
     assert len(drop_small_clusters(est, 0.25, min_columns=26).height) == 0
     assert drop_small_clusters(est, 0.25, min_columns=0) is est
+
+
+def test_height_calibration_removes_a_shrinkage_bias_and_extrapolates():
+    from atomcount.analysis.calibration import HeightCalibration, fit_height_calibration
+    from atomcount.errors import AtomcountError
+
+    rng = np.random.default_rng(1)
+    true = rng.integers(1, 16, 6000)
+    read = 0.85 * true + 0.3 + rng.normal(0, 0.15, true.size)  # shrunk towards the mean
+    cal = fit_height_calibration(read, true)
+    assert np.all(np.diff(cal.y) >= 0)
+    assert np.mean(np.rint(cal(read)) == true) > 0.95 > np.mean(np.rint(read) == true)
+    # outside the knots: slope 1, no clamping
+    assert cal(np.array([cal.x[-1] + 2.0]))[0] == pytest.approx(cal.y[-1] + 2.0)
+    assert HeightCalibration.from_meta({"calibration": {"regression": cal.to_meta()}}).x.tolist() == cal.x.tolist()
+    assert HeightCalibration.from_meta({}) is None
+    with pytest.raises(AtomcountError):
+        fit_height_calibration(read[:10], true[:10])

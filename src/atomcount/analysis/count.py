@@ -151,7 +151,8 @@ def count_columns(
         raise AtomcountError(f"image is {image.shape[0]}×{image.shape[1]} px; at least 32×32 px at "
                              f"{target:.3f} Å/px ({32 * target:.0f} Å) is needed")
     hmap, probs = predict_maps(net, work, device)
-    est = columns_from_regression(hmap, target) if head == "regression" else columns_from_classes(probs, target)
+    est = (columns_from_regression(hmap, target, calibration=getattr(net, "height_calibration", None))
+           if head == "regression" else columns_from_classes(probs, target))
     est = drop_small_clusters(est, target, min_cluster)
     rows = est.xy_px[:, 0] / factor
     cols = est.xy_px[:, 1] / factor

@@ -39,12 +39,14 @@ def predict_columns(model, image: np.ndarray, sampling: float, heads=("regressio
     """Columns found by each requested head in a normalised image at ``sampling`` Å/px.
 
     Groups of fewer than ``min_cluster`` linked columns are dropped
-    (:func:`atomcount.analysis.readout.drop_small_clusters`; 0 keeps all).
+    (:func:`atomcount.analysis.readout.drop_small_clusters`; 0 keeps all). The regression
+    heights pass through ``model.height_calibration`` when the model has one.
     """
     h, p = predict_maps(model, image, device)
     out = {}
     if "regression" in heads:
-        out["regression"] = drop_small_clusters(columns_from_regression(h, sampling), sampling, min_cluster)
+        est = columns_from_regression(h, sampling, calibration=getattr(model, "height_calibration", None))
+        out["regression"] = drop_small_clusters(est, sampling, min_cluster)
     if "classification" in heads:
         out["classification"] = drop_small_clusters(columns_from_classes(p, sampling), sampling, min_cluster)
     return out

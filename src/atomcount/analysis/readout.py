@@ -15,6 +15,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
+from atomcount.analysis.calibration import HeightCalibration
 from atomcount.labels import SIGMA, project_onto_columns
 from atomcount.particles import MAX_HEIGHT
 
@@ -81,7 +82,8 @@ def _peaks(m: np.ndarray, sampling: float, threshold: float) -> np.ndarray:
     return _refine(m, peaks) if len(peaks) else np.zeros((0, 2))
 
 
-def columns_from_regression(height_map: np.ndarray, sampling: float, threshold: float = 0.5) -> ColumnEstimate:
+def columns_from_regression(height_map: np.ndarray, sampling: float, threshold: float = 0.5,
+                            calibration: HeightCalibration | None = None) -> ColumnEstimate:
     """Columns and heights from a predicted height map.
 
     Parameters
@@ -92,11 +94,15 @@ def columns_from_regression(height_map: np.ndarray, sampling: float, threshold: 
         Pixel size (Å/px).
     threshold : float
         Smallest peak value counted as a column (atoms).
+    calibration : HeightCalibration, optional
+        Map from read-out to true height, applied before rounding (the model's own).
     """
     xy = _peaks(height_map, sampling, threshold)
     h = project_onto_columns(np.asarray(height_map, np.float64), xy, SIGMA / sampling)
     keep = h >= 0.5
     xy, h = xy[keep], h[keep]
+    if calibration is not None:
+        h = calibration(h)
     hi = np.clip(np.rint(h), 1, MAX_HEIGHT).astype(int)
     conf = np.clip(1 - 2 * np.abs(h - np.rint(h)), 0, 1)
     return ColumnEstimate(xy, hi, h, conf)

@@ -19,7 +19,13 @@ def save_model(path: str | Path, model: ColumnFCN, meta: dict) -> None:
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[ColumnFCN, dict]:
-    """Load a model written by :func:`save_model` (or a training checkpoint), in eval mode."""
+    """Load a model written by :func:`save_model` (or a training checkpoint), in eval mode.
+
+    A height calibration stored in the metadata is attached as ``model.height_calibration``
+    (None without one); the read-out applies it.
+    """
+    from atomcount.analysis.calibration import HeightCalibration
+
     try:
         blob = torch.load(path, map_location=device, weights_only=False)
         model = ColumnFCN(**blob["config"])
@@ -27,4 +33,6 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[ColumnFCN, dict]:
     except (OSError, KeyError, RuntimeError) as exc:
         raise AtomcountError(f"cannot load model {path}: {exc}") from None
     model.to(device).eval()
-    return model, blob.get("meta", {})
+    meta = blob.get("meta", {})
+    model.height_calibration = HeightCalibration.from_meta(meta)
+    return model, meta

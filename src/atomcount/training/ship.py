@@ -17,12 +17,34 @@ from atomcount.bench.report import machine_description
 from atomcount.microscope import ImagingRanges
 
 
+def calibrate(model, val_data: Path, images: int, seed: int = 77):
+    """Fit the regression head's height calibration on ``images`` validation images."""
+    import numpy as np
+
+    from atomcount.analysis.calibration import fit_height_calibration
+    from atomcount.analysis.predict import predict_columns
+    from atomcount.evaluation.metrics import match_columns
+    from atomcount.evaluation.testset import build_test_images
+    from atomcount.training.stream import load_entries
+
+    model.height_calibration = None
+    read, true = [], []
+    for t in build_test_images(load_entries([val_data]), images, seed=seed):
+        est = predict_columns(model, t.image, t.params.sampling, heads=("regression",))["regression"]
+        ip, it = match_columns(est.xy_px * t.params.sampling, t.columns.xy, 1.0)
+        read.append(est.height_float[ip])
+        true.append(t.columns.height[it])
+    return fit_height_calibration(np.concatenate(read), np.concatenate(true))
+
+
 def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
-         train_data: list[Path] | None = None) -> Path:
+         train_data: list[Path] | None = None, val_data: Path | None = None, val_images: int = 120) -> Path:
     """Evaluate ``run_dir/model.pt`` and install it as ``MODELS_DIR/name.pt`` with a card.
 
     ``train_data`` names local copies of the training sets when the run was trained
     elsewhere (its config then holds the other machine's paths); only their specs are read.
+    With ``val_data``, the regression head's height calibration is fitted on
+    ``val_images`` images of those particles (not the test particles) and shipped.
     """
     import torch
 
@@ -33,6 +55,9 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
 
     model, meta = load_model(run_dir / "model.pt")
     train_cfg = meta["train_config"]
+    calibration = None
+    if val_data is not None:
+        model.height_calibration = calibration = calibrate(model, val_data, val_images)
     ranges = ImagingRanges()
     t0 = time.time()
     scores = accuracy_report(model, load_entries([test_data]), images)
@@ -53,13 +78,17 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
         "test": {"data": test_spec, "images": images, "seconds": round(eval_seconds, 1),
                  "machine": machine_description(),
                  **{h: s.summary() for h, s in scores.items()}},
+        "calibration": None if calibration is None else {
+            "data": open_spec(val_data).to_json(), "images": val_images,
+            "knots_read": calibration.x.round(3).tolist(), "knots_true": calibration.y.round(3).tolist()},
         "command": command,
         "date": dt.date.today().isoformat(),
     }
     MODELS_DIR.mkdir(exist_ok=True)
     target = MODELS_DIR / f"{name}.pt"
     model = model.to(torch.float32)
-    save_model(target, model, {"sampling_range": list(TRAINED_SAMPLING), "card": f"{name}.json"})
+    extra = {} if calibration is None else {"calibration": {"regression": calibration.to_meta()}}
+    save_model(target, model, {"sampling_range": list(TRAINED_SAMPLING), "card": f"{name}.json", **extra})
     (MODELS_DIR / f"{name}.json").write_text(json.dumps(card, indent=1))
     (MODELS_DIR / f"{name}.md").write_text(_card_markdown(card))
     return target
@@ -80,6 +109,7 @@ def _card_markdown(c: dict) -> str:
   {[d['seed'] for d in tr['data']]}), images rendered on the fly with paper 000 Table 1 ranges.
 - **Training**: {tr['steps']} steps of batch {tr['config']['batch']} × {tr['config']['crop']}² crops,
   {tr['seconds'] / 60:.0f} min on {tr['machine']}; seed {tr['config']['seed']}.
+- **Height calibration** (regression head): {_calibration_line(c.get('calibration'))}
 - **Command**: `{c['command']}`
 - **Date**: {c['date']}
 
@@ -94,6 +124,14 @@ these figures compare and why.
 """
 
 
+def _calibration_line(cal: dict | None) -> str:
+    if cal is None:
+        return "none."
+    return (f"monotone map from read-out to true height fitted on {cal['images']} images of the "
+            f"{cal['data']['n_particles']} validation particles (seed {cal['data']['seed']}), never the test set; "
+            f"e.g. {cal['knots_read'][len(cal['knots_read']) // 2]:.2f} → {cal['knots_true'][len(cal['knots_true']) // 2]:.2f}.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("run_dir", type=Path)
@@ -103,8 +141,11 @@ def main() -> None:
     ap.add_argument("--command", default="make weights")
     ap.add_argument("--train-data", type=Path, nargs="*", default=None,
                     help="local copies of the training sets (when trained on another machine)")
+    ap.add_argument("--val-data", type=Path, default=None,
+                    help="validation particles for the regression head's height calibration")
+    ap.add_argument("--val-images", type=int, default=120)
     a = ap.parse_args()
-    print(ship(a.run_dir, a.test_data, a.name, a.images, a.command, a.train_data))
+    print(ship(a.run_dir, a.test_data, a.name, a.images, a.command, a.train_data, a.val_data, a.val_images))
 
 
 if __name__ == "__main__":
