@@ -34,7 +34,7 @@ weights: $(STAMP)
 	$(BIN)/atomcount simulate hrtem data/val -n 60 --seed 3
 	$(BIN)/atomcount train --data data/train --val-data data/val --out runs/fcn_au_300kv \
 		--steps $(WEIGHT_STEPS) --batch 8 --crop 128 --width 16 --lr 2e-3 --seed 0 --val-every 1000 --threads 1
-	$(BIN)/python -m atomcount.training.ship runs/fcn_au_300kv --test-data data/test --images 500 \
+	$(BIN)/python -m atomcount.training.ship runs/fcn_au_300kv --test-data data/test --images 500 --val-data data/val \
 		--command "make weights WEIGHT_STEPS=$(WEIGHT_STEPS)"
 
 # PPISCS library entries (resumable; each [100] entry takes minutes, each [110] entry about 20 min on 2 cores)

@@ -7,7 +7,7 @@
 # training steps, then trains for as many steps (a multiple of 500) as fit in the budget,
 # counted from the start of the script. Fixed seeds throughout; the step count is printed
 # and stored in the model. Then ship on any machine:
-#   python -m atomcount.training.ship RUN_DIR --test-data data/test --images 500 --command "..."
+#   python -m atomcount.training.ship RUN_DIR --test-data data/test --images 500 --val-data data/val --command "..."
 set -euo pipefail
 root=$1; run=$2; budget=$3; workers=${4:-14}
 PY=${PY:-python3}

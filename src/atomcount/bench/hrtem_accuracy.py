@@ -103,6 +103,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=10, help="whole 512×512 frames to count")
     ap.add_argument("--skip-sensitivity", action="store_true")
     ap.add_argument("--gpu-timing-only", action="store_true", help="only the GPU inference timing")
+    ap.add_argument("--skip-timing", action="store_true", help="keep the CPU inference timing section as it is")
     a = ap.parse_args()
     cmd = f"python -m atomcount.bench.hrtem_accuracy --data {a.data} --images {a.images}"
     if a.gpu_timing_only:
@@ -172,6 +173,8 @@ Confusion matrix (regression; rows true height 0…15, columns predicted, 0 = mi
                   f"{v['recall']:.3f} |" for h, v in frames.items())
     write_section("hrtem-frames", "HRTEM column heights: whole 512×512 frames", body, cmd)
     print(body)
+    if a.skip_timing:
+        return
     t = _inference_time(a.model, 5)
     body = f"""| threads | `count_columns` on a 512×512 frame (resample, normalise, network, peaks, read-out) | network forward only | target |
 |---|---|---|---|
