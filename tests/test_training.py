@@ -73,3 +73,15 @@ def test_forward_cv_folds_sorted_and_complete():
     means = [[entries[i][1].height.mean() for i in f] for f in folds]
     for lo, hi in zip(means, means[1:]):
         assert max(lo) <= min(hi)
+
+
+def test_init_from_a_model_of_another_width_is_refused(tmp_path, entries):
+    from atomcount.errors import AtomcountError
+    from atomcount.nn.checkpoint import save_model
+    from atomcount.nn.fcn import ColumnFCN
+
+    save_model(tmp_path / "w8.pt", ColumnFCN(width=8), {})
+    cfg = _cfg(tmp_path / "run", 2)
+    cfg.init = str(tmp_path / "w8.pt")
+    with pytest.raises(AtomcountError, match="width 8"):
+        train(cfg, progress=False, entries=entries)

@@ -21,7 +21,12 @@ import click
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Processes rendering training images (0: the training process); the batches do not depend on it.")
-def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, device, threads, workers) -> None:
+@click.option("--particle-bias", type=float, default=0.9, show_default=True,
+              help="Fraction of crops centred near a column; the rest fall anywhere (mostly vacuum).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Start from this model's weights (fine-tuning).")
+def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, device, threads, workers,
+          particle_bias, init) -> None:
     """Train on images rendered on the fly from stored exit waves.
 
     Writes OUT/checkpoint.pt (resumable), OUT/log.csv, OUT/learning_curve.png and
@@ -32,7 +37,7 @@ def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, d
 
     cfg = TrainConfig(data=list(data), val_data=val_data, out=out, steps=steps, batch=batch, crop=crop,
                       width=width, lr=lr, seed=seed, val_every=val_every, device=device, threads=threads,
-                      workers=workers)
+                      workers=workers, particle_bias=particle_bias, init=init)
     path = run(cfg)
     plot_learning_curve(f"{out}/log.csv", f"{out}/learning_curve.png")
     click.echo(f"model written to {path}")

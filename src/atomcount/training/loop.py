@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from atomcount.errors import AtomcountError
 from atomcount.nn.checkpoint import save_model
 from atomcount.nn.fcn import ColumnFCN
 from atomcount.training.stream import HRTEMStream, iter_batches, load_entries
@@ -70,6 +71,10 @@ class TrainConfig:
         Torch CPU threads.
     workers : int
         Processes rendering training images (0: the training process itself).
+    particle_bias : float
+        Fraction of crops centred near a column (the rest anywhere in the field, mostly vacuum).
+    init : str or None
+        Model file whose weights start the run (fine-tuning); ignored when resuming.
     """
 
     data: list = field(default_factory=lambda: ["data/train"])
@@ -91,6 +96,8 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 2
     workers: int = 0
+    particle_bias: float = 0.9
+    init: str | None = None
 
 
 def loss_terms(out: dict, height: torch.Tensor, classes: torch.Tensor, cfg: TrainConfig) -> dict:
@@ -138,8 +145,16 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    stream = HRTEMStream(entries if entries is not None else load_entries(cfg.data), crop=cfg.crop)
+    stream = HRTEMStream(entries if entries is not None else load_entries(cfg.data), crop=cfg.crop,
+                         particle_bias=cfg.particle_bias)
     model = ColumnFCN(width=cfg.width).to(cfg.device)
+    if cfg.init:
+        from atomcount.nn.checkpoint import load_model
+
+        start, _ = load_model(cfg.init, cfg.device)
+        if start.width != cfg.width:
+            raise AtomcountError(f"--init model has width {start.width}, not {cfg.width}")
+        model.load_state_dict(start.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed = 0, 0.0
     ckpt = out / "checkpoint.pt"
