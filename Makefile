@@ -43,7 +43,7 @@ ppiscs-library: $(STAMP)
 	$(BIN)/atomcount ppiscs simulate --elements Al,Ni,Cu,Pd,Ag,Pt,Au,Pb --zones 100 --voltages 300,200 --rmsd 0.085
 	$(BIN)/atomcount ppiscs simulate --elements Au --zones 110 --voltages 300 --rmsd 0.085
 
-SURROGATE_STEPS ?= 8000
+SURROGATE_STEPS ?= 60000
 ppiscs-surrogate: $(STAMP)
 	$(BIN)/python -m atomcount.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 --lr 0.002 \
 		--batch 128 --detectors 8 --width 128 --depth 4 --rank 8 --holdout Pd_100_300kV_rmsd0.0850 \
