@@ -31,7 +31,8 @@ def plot_fit(path: Path, weights=None) -> None:
     ax.plot(x, start, "-", color="C0", label="surrogate at measured settings")
     ax.plot(x, r.curve, "--", color="C2", label="surrogate after Nelder–Mead: " +
             ", ".join(f"{v:.2f}" for v in r.params.values()))
-    ax.set(xlabel="atoms in column", ylabel="PPISCS (Å²)", title=f"Au [100] 300 kV fit ({r.seconds * 1e3:.0f} ms)")
+    ax.set(xlabel="atoms in column", ylabel="PPISCS (Å²)", title=f"{c['fixed']['element']} [{c['fixed']['zone']}] {c['fixed']['voltage_kv']:g} kV fit "
+           f"({r.seconds * 1e3:.0f} ms)")
     ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -82,8 +83,8 @@ def plot_error_probability(path: Path, weights=None, dose: float = 1e4) -> None:
             ax.plot(inners[mask], pe, label=f"{v:g}")
         ax.set(xlabel="inner angle θ0 (mrad)", ylabel="probability of error", title=f"{label}, dose {dose:g} e⁻/Å²")
         ax.legend(fontsize=7, title=label, title_fontsize=7)
-    fig.suptitle("Au [100], 1…N atoms equally likely. Element and temperature panels are left out: the library "
-                 "holds one rmsd and too few elements for the surrogate to vary them", fontsize=8)
+    fig.suptitle("Au [100], 1…N atoms equally likely. The temperature panel is left out: the library holds one "
+                 "rmsd (0.085 Å); elements: Fig. 9", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

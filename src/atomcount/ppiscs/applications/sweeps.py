@@ -20,12 +20,14 @@ def sweep(base: dict, name: str, values, weights: str | os.PathLike | None = Non
 
 #: Panels of :func:`plot_sweeps`: (setting, label, values) within the shipped domain.
 PANELS = (
+    ("element", "element", ("Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au", "Pb")),
     ("convergence_mrad", "α (mrad)", (12.0, 17.5, 21.0, 27.0, 35.5)),
     ("inner_mrad", "θ0 (mrad)", (20.0, 40.0, 60.0, 90.0, 140.0)),
     ("outer_mrad", "θe (mrad)", (100.0, 130.0, 160.0, 200.0, 250.0)),
     ("defocus_angstrom", "C10 (Å)", (-100.0, 0.0, 100.0)),
     ("cs_um", "Cs (µm)", (-1.0, 0.0, 1.0)),
     ("voltage_kv", "HT (kV)", (200.0, 300.0)),
+    ("rmsd", "rmsd (Å)", (0.075, 0.085, 0.1)),
 )
 
 
@@ -38,7 +40,7 @@ def plot_sweeps(base: dict, path: str | os.PathLike, weights: str | os.PathLike 
 
     from atomcount.errors import AtomcountError
 
-    fig, axes = plt.subplots(2, 3, figsize=(12, 7))
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
     for ax, (name, label, values) in zip(axes.ravel(), PANELS):
         shown = 0
         for v in values:
@@ -46,7 +48,7 @@ def plot_sweeps(base: dict, path: str | os.PathLike, weights: str | os.PathLike 
                 c = sweep(base, name, [v], weights)[0]
             except AtomcountError:
                 continue  # outside the trained domain
-            ax.plot(np.arange(1, len(c) + 1), c, label=f"{v:g}")
+            ax.plot(np.arange(1, len(c) + 1), c, label=v if isinstance(v, str) else f"{v:g}")
             shown += 1
         ax.set(xlabel="atoms in column", ylabel="PPISCS (Å²)", title=label if shown else f"{label}: not in trained domain")
         if shown:
