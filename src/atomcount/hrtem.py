@@ -125,6 +125,22 @@ def exit_wave(
 
 
 @lru_cache(maxsize=16)
+def _half_plane_frequencies(n: int, extent: float) -> np.ndarray:
+    """|k| (1/Å) on the rfft half-plane of an n×n image of a field ``extent`` (Å), axis 0 shifted."""
+    k = np.hypot(*np.meshgrid((np.arange(n) - n // 2) / extent, np.arange(n // 2 + 1) / extent, indexing="ij"))
+    k.setflags(write=False)
+    return k
+
+
+@lru_cache(maxsize=16)
+def _rfft_nyquist_radius(n0: int, n1: int) -> np.ndarray:
+    """|q| in units of the Nyquist frequency on the (unshifted) rfft grid of an n0×n1 image."""
+    q = np.hypot(np.fft.fftfreq(n0)[:, None] * 2, np.fft.rfftfreq(n1)[None, :] * 2)
+    q.setflags(write=False)
+    return q
+
+
+@lru_cache(maxsize=16)
 def _frequencies(n: int, extent: float) -> tuple[np.ndarray, np.ndarray]:
     """|k| (1/Å) and azimuth on an FFT-shifted n×n grid of a field ``extent`` (Å)."""
     k1 = (np.arange(n) - n // 2) / extent
@@ -187,8 +203,7 @@ def wave_intensity(wave: ExitWave, params: ImagingParameters) -> np.ndarray:
     # crop to the image grid (rfft keeps the non-negative half along the last axis)
     o = n_r // 2 - n_img // 2
     crop = ik[o : o + n_img, : n_img // 2 + 1].copy()
-    kimg = np.hypot(*np.meshgrid((np.arange(n_img) - n_img // 2) / wave.extent,
-                                 np.arange(n_img // 2 + 1) / wave.extent, indexing="ij"))
+    kimg = _half_plane_frequencies(n_img, wave.extent)
     if params.blur > 0:
         sigma = params.blur * wave.extent / n_img  # Å
         crop *= np.exp(-2 * (np.pi * sigma * kimg) ** 2)
@@ -216,10 +231,7 @@ def detect(
     """
     scale = params.dose * params.sampling**2
     counts = rng.poisson(np.maximum(intensity, 0.0) * scale).astype(np.float32)
-    n0, n1 = counts.shape
-    q0 = np.fft.fftfreq(n0) * 2  # units of Nyquist
-    q1 = np.fft.rfftfreq(n1) * 2
-    q = np.hypot(q0[:, None], q1[None, :])
+    q = _rfft_nyquist_radius(*counts.shape)
     f = sfft.rfft2(counts, workers=1) * mtf(q, params.mtf_c1, params.mtf_c2, params.mtf_c3)
     return sfft.irfft2(f, s=counts.shape, workers=1).astype(np.float32)
 
