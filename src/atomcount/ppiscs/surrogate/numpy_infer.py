@@ -14,11 +14,22 @@ from atomcount.ppiscs.surrogate.features import NODES, encode, encode_full, hat_
 
 
 def _swish(x: np.ndarray) -> np.ndarray:
-    return x / (1.0 + np.exp(-x))
+    """x·sigmoid(x), computed in place on ``x`` (a fresh matmul result)."""
+    e = np.negative(x)
+    np.exp(e, out=e)
+    e += 1
+    return np.divide(x, e, out=x)
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    """log(1 + eˣ), stable for any sign, computed in place on ``x``."""
+    a = np.abs(x)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    np.log1p(a, out=a)
+    np.maximum(x, 0, out=x)
+    x += a
+    return x
 
 
 class Surrogate:
@@ -55,7 +66,8 @@ class Surrogate:
             h = _swish(h @ w + b)
         a = self.arrays
         u = _softplus(h @ a["head_u_w"] + a["head_u_b"]).reshape(len(h), 87, self.rank)
-        v = _softplus(h @ a["head_v_w"] + a["head_v_b"]).reshape(len(h), self.rank, -1) * a["v_scale"]
+        v = _softplus(h @ a["head_v_w"] + a["head_v_b"]).reshape(len(h), self.rank, -1)
+        v *= a["v_scale"]
         return u, v
 
     def detector_basis(self, inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
