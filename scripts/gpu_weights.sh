@@ -6,7 +6,12 @@
 # Simulates the training (seed 1) and validation (seed 3) sets of `make weights`, times 60
 # training steps, then trains for as many steps (a multiple of 500) as fit in the budget,
 # counted from the start of the script. Fixed seeds throughout; the step count is printed
-# and stored in the model. Then ship on any machine:
+# and stored in the model. The shipped model was then fine-tuned on CPU with more off-particle
+# crops (exact commands in src/atomcount/models/fcn_au_300kv.md):
+#   atomcount train --data data/train --val-data data/val --out runs/fcn_finetune --steps 1200 --batch 8 \
+#     --crop 128 --width 16 --lr 3e-4 --seed 1 --val-every 400 --threads 1 --workers 1 --particle-bias 0.6 \
+#     --init RUN_DIR/model.pt
+# Then ship on any machine:
 #   python -m atomcount.training.ship RUN_DIR --test-data data/test --images 500 --val-data data/val --command "..."
 set -euo pipefail
 root=$1; run=$2; budget=$3; workers=${4:-14}
