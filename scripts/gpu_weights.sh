@@ -11,6 +11,7 @@
 #   atomcount train --data data/train --val-data data/val --out runs/fcn_finetune --steps 1200 --batch 8 \
 #     --crop 128 --width 16 --lr 3e-4 --seed 1 --val-every 400 --threads 1 --workers 1 --particle-bias 0.6 \
 #     --init RUN_DIR/model.pt
+#   and again: --out runs/fcn_finetune2 --steps 1500 --lr 2e-4 --seed 2 --val-every 500 --init runs/fcn_finetune/model.pt
 # Then ship on any machine:
 #   python -m atomcount.training.ship RUN_DIR --test-data data/test --images 500 --val-data data/val --command "..."
 set -euo pipefail
