@@ -114,7 +114,11 @@ def exit_wave(
     potential = abtem.Potential(
         atoms, gpts=gpts, slice_thickness=dz, projection="infinite", device=device
     )
-    wave = abtem.PlaneWave(energy=energy * 1e3, device=device).multislice(potential, lazy=False)
+    # FFTW_MEASURE (abTEM's default) picks FFT algorithms by timing them, so two runs of the
+    # same particle could differ by float32 rounding; estimated plans make the data
+    # set bit-for-bit reproducible across processes (tested: dask == serial).
+    with abtem.config.set({"fftw.planning_effort": "FFTW_ESTIMATE"}):
+        wave = abtem.PlaneWave(energy=energy * 1e3, device=device).multislice(potential, lazy=False)
     arr = np.asarray(wave.array if device == "cpu" else wave.to_cpu().array)
     m = int(2 * round(k_store * extent))
     f = sfft.fftshift(sfft.fft2(arr.astype(np.complex64)))
