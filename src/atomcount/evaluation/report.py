@@ -5,20 +5,24 @@ from dataclasses import replace
 
 import numpy as np
 
+from atomcount.analysis.readout import MIN_CLUSTER
 from atomcount.evaluation.testset import build_test_images, score_images
 from atomcount.microscope import ImagingRanges
 
 
 def accuracy_report(model, entries: list, n_images: int, seed: int = 2024, device: str = "cpu",
-                    progress: bool = True) -> dict:
+                    progress: bool = True, min_cluster: int = MIN_CLUSTER) -> dict:
     """Both heads' scores on ``n_images`` images over the full Table 1 ranges.
+
+    ``min_cluster`` is passed to the read-out (0 keeps every detected peak).
 
     Returns
     -------
     dict
         ``{"regression": HeightScores, "classification": HeightScores}``.
     """
-    return score_images(model, build_test_images(entries, n_images, seed), device=device, progress=progress)
+    return score_images(model, build_test_images(entries, n_images, seed), device=device, progress=progress,
+                        min_cluster=min_cluster)
 
 
 def sensitivity_grid(model, entries: list, defocus: list[float], dose: list[float], images_per_cell: int,

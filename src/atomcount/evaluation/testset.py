@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from atomcount.analysis.readout import MIN_CLUSTER
 from atomcount.columns import ColumnTable
 from atomcount.hrtem import render_image
 from atomcount.microscope import ImagingParameters, ImagingRanges
@@ -48,8 +49,11 @@ def build_test_images(entries: list, n_images: int, seed: int, ranges: ImagingRa
 
 
 def score_images(model, images: list[TestImage], device: str = "cpu", heads=("regression", "classification"),
-                 progress: bool = False) -> dict:
-    """Score both heads of ``model`` on ``images`` (the paper's metric, 1 Å matching)."""
+                 progress: bool = False, min_cluster: int = MIN_CLUSTER) -> dict:
+    """Score both heads of ``model`` on ``images`` (the paper's metric, 1 Å matching).
+
+    ``min_cluster`` is passed to the read-out (0 keeps every detected peak).
+    """
     from tqdm.auto import tqdm
 
     from atomcount.analysis.predict import predict_columns
@@ -57,7 +61,7 @@ def score_images(model, images: list[TestImage], device: str = "cpu", heads=("re
 
     scores = {h: HeightScores() for h in heads}
     for t in tqdm(images, disable=not progress, desc="evaluating", unit="image"):
-        est = predict_columns(model, t.image, t.params.sampling, heads=heads, device=device)
+        est = predict_columns(model, t.image, t.params.sampling, heads=heads, device=device, min_cluster=min_cluster)
         for h in heads:
             e = est[h]
             scores[h].add(e.xy_px * t.params.sampling, e.height, t.columns.xy, t.columns.height)

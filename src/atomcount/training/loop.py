@@ -184,7 +184,7 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
             lr = _lr(step, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
-            x, h, c = (torch.from_numpy(a).to(cfg.device, non_blocking=True) for a in arrays)
+            x, h, c = (torch.from_numpy(a).to(cfg.device) for a in arrays)
             terms = loss_terms(model(x), h, c, cfg)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()

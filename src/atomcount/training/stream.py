@@ -5,7 +5,6 @@ so the network never sees the same image twice.
 """
 from __future__ import annotations
 
-import itertools
 import multiprocessing as mp
 from collections import deque
 from collections.abc import Callable, Iterator
