@@ -21,8 +21,11 @@ _COMMANDS = {
     "simulate": ("atomcount.commands.simulate:simulate", "Simulate training data (HRTEM exit waves)."),
     "dataset": ("atomcount.commands.dataset:dataset", "Inspect simulated data sets."),
     "train": ("atomcount.commands.train:train", "Train the column-height networks."),
+    "train-continue": ("atomcount.commands.train_continue:train_continue",
+                       "Advance the continuing HRTEM training run by one chunk (resumable)."),
     "evaluate": ("atomcount.commands.evaluate:evaluate", "Accuracy, sensitivity and forward CV of a model."),
     "count": ("atomcount.commands.count:count", "Count atoms per column in HRTEM images."),
+    "movie": ("atomcount.commands.movie:movie", "Count, track and fuse columns through an HRTEM movie."),
     "demo": ("atomcount.commands.demo:demo", "Simulate a particle, count it, write figures."),
     "ppiscs": ("atomcount.ppiscs.cli:ppiscs", "ADF-STEM cross-sections: library, surrogate, fits."),
 }

@@ -44,6 +44,11 @@ class CountResult:
         ``"regression"`` or ``"classification"``.
     model : str
         Model file used.
+    height_map : ndarray, optional
+        Predicted height map (``keep_maps=True``).
+    probabilities : ndarray, shape (n, 15), optional
+        Classification head: probability of each height 1…15 per column, each row
+        summing to 1 (``keep_probabilities=True``); the emissions of temporal fusion.
     """
 
     x_px: np.ndarray
@@ -56,6 +61,7 @@ class CountResult:
     head: str
     model: str
     height_map: np.ndarray | None = field(default=None, repr=False)
+    probabilities: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.height)
@@ -107,6 +113,7 @@ def count_columns(
     device: str = "cpu",
     keep_maps: bool = False,
     min_cluster: int = MIN_CLUSTER,
+    keep_probabilities: bool = False,
 ) -> CountResult:
     """Count the atoms in every column of an HRTEM image.
 
@@ -129,6 +136,9 @@ def count_columns(
     min_cluster : int
         Drop groups of fewer linked columns (spurious peaks in vacuum or support;
         :func:`atomcount.analysis.readout.drop_small_clusters`); 0 keeps every peak.
+    keep_probabilities : bool
+        Keep the classification head's per-column height probabilities (read at the
+        final column positions, whichever head gives the heights).
 
     Returns
     -------
@@ -154,10 +164,26 @@ def count_columns(
     est = (columns_from_regression(hmap, target, calibration=getattr(net, "height_calibration", None))
            if head == "regression" else columns_from_classes(probs, target))
     est = drop_small_clusters(est, target, min_cluster)
+    class_p = _column_probabilities(probs, est.xy_px, target) if keep_probabilities else None
     rows = est.xy_px[:, 0] / factor
     cols = est.xy_px[:, 1] / factor
     return CountResult(
         x_px=cols, y_px=rows, x_A=cols * pixel_size, y_A=rows * pixel_size,
         height=est.height, confidence=est.confidence, pixel_size=float(pixel_size), head=head,
         model=str(model or DEFAULT_MODEL.name), height_map=hmap if keep_maps else None,
+        probabilities=class_p,
     )
+
+
+def _column_probabilities(probabilities: np.ndarray, xy_px: np.ndarray, sampling: float) -> np.ndarray:
+    """Height probabilities (n, 15) at columns ``xy_px`` (px) from class maps (16, H, W).
+
+    The same Gaussian-weighted read-out as :func:`atomcount.analysis.readout.columns_from_classes`,
+    normalised over the heights 1…15 (background excluded).
+    """
+    from atomcount.labels import SIGMA, project_onto_columns
+
+    a = np.clip(project_onto_columns(np.asarray(probabilities[1:], np.float64), xy_px, SIGMA / sampling), 0, None)
+    a = a.reshape(len(xy_px), probabilities.shape[0] - 1)
+    total = a.sum(axis=1, keepdims=True)
+    return np.where(total > 0, a / np.where(total > 0, total, 1), 1.0 / a.shape[1])
