@@ -100,3 +100,7 @@ def test_bad_input_is_refused(kwargs, fragment):
             "element": "Au", "zone": "110"} | kwargs
     with pytest.raises(AtomcountError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         lattice_check(args.pop("positions_px"), **args)
+
+
+def test_no_columns_gives_none():
+    assert lattice_check(np.empty((0, 2)), pixel_size=0.2, element="Au", zone="100") is None

@@ -27,12 +27,14 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, min_clus
     (a movie) is counted frame by frame. Writes columns.csv (x, y in Å and px,
     height, confidence), summary.json, overlay.png and columns_3d.png per image.
     """
+    import numpy as np
     from tqdm.auto import tqdm
 
     from atomcount.analysis.count import count_columns
     from atomcount.figures import columns_3d, overlay
     from atomcount.io import read_image
     from atomcount.io.results import write_columns_csv, write_summary_json
+    from atomcount.stem.lattice import lattice_check
 
     jobs = []
     for f in files:
@@ -44,6 +46,10 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, min_clus
     total = 0
     for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
         res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster)
+        # the shipped model covers Au along [100] and [110]
+        check = lattice_check(np.column_stack([res.y_px, res.x_px]), pixel_size=ps, element="Au", zone=("100", "110"))
+        if check is not None and not check.ok:
+            click.echo(f"warning: {name}: {check.message}", err=True)
         d = Path(out) / name
         d.mkdir(parents=True, exist_ok=True)
         write_columns_csv(d / "columns.csv", res.table())

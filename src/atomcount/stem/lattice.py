@@ -196,7 +196,7 @@ def lattice_check(positions_px: np.ndarray, *, pixel_size: float, element: str,
     if not zones:
         raise AtomcountError("no zone axis given for the lattice check")
     pos = np.asarray(positions_px, dtype=np.float64)
-    if pos.ndim == 2 and pos.shape[1] == 2 and len(pos) < MIN_COLUMNS:
+    if len(pos) < MIN_COLUMNS:
         return None
     checks = []
     for z in zones:
