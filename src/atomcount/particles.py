@@ -16,7 +16,7 @@ from itertools import permutations
 
 import numpy as np
 from ase import Atoms
-from ase.cluster import wulff_construction
+from ase.cluster import Octahedron, wulff_construction
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
@@ -26,6 +26,9 @@ from atomcount.errors import AtomcountError
 
 #: Largest column height the networks classify (paper 000: 15 atoms + background).
 MAX_HEIGHT = 15
+
+#: Particle shape families (see :class:`ParticleConfig`).
+FAMILIES = ("wulff", "wulff-random", "octahedron")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ class ParticleConfig:
         Smallest distance between the particle and the cell edge (Å).
     max_height : int
         Particles with a taller column are redrawn smaller.
+    family : str
+        Shape family: ``"wulff"`` (tabulated surface energies perturbed by
+        ``energy_jitter``, the training family), ``"wulff-random"`` (surface energies drawn
+        uniformly between 0.6 and 1.6 times the tabulated ones, independently per facet
+        family) or ``"octahedron"`` (ASE truncated octahedra, from the regular octahedron to
+        the cuboctahedron). The last two are kept out of training to measure generalisation.
     """
 
     element: str = "Au"
@@ -70,8 +79,11 @@ class ParticleConfig:
     field_of_view: float = 64.0
     margin: float = 4.0
     max_height: int = MAX_HEIGHT
+    family: str = "wulff"
 
     def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise AtomcountError(f"unknown particle family {self.family!r}; choose from {', '.join(FAMILIES)}")
         get_element(self.element)
         for z in self.zones:
             get_zone_axis(z)
@@ -141,20 +153,32 @@ def _orientation(zone: tuple[int, int, int], rng: np.random.Generator, max_tilt_
     return tilt @ inplane @ to_lab
 
 
-def _wulff_positions(cfg: ParticleConfig, rng: np.random.Generator, n_atoms: int) -> tuple[np.ndarray, dict]:
+def _shape_positions(cfg: ParticleConfig, rng: np.random.Generator, n_atoms: int) -> tuple[np.ndarray, dict]:
+    """Atom positions (Å, crystal frame, centred, on the exact lattice) of one shape of ``cfg.family``."""
     el = get_element(cfg.element)
-    surfaces = list(el.surface_energies)
-    energies = [
-        el.surface_energies[s] * float(np.exp(rng.normal(0.0, cfg.energy_jitter))) for s in surfaces
-    ]
-    cluster = wulff_construction(
-        cfg.element, surfaces, energies, n_atoms, "fcc", rounding="closest", latticeconstant=el.a
-    )
+    if cfg.family == "octahedron":
+        # a regular octahedron of edge length L atoms holds (2L³ + L)/3 atoms; a cutoff of
+        # up to (L − 1)/2 layers truncates its corners down to the cuboctahedron
+        length = max(2, int(round((1.5 * n_atoms) ** (1 / 3))))
+        cutoff = int(rng.integers(0, (length - 1) // 2 + 1))
+        cluster = Octahedron(cfg.element, length, cutoff=cutoff, latticeconstant=el.a)
+        info = {"octahedron_length": length, "octahedron_cutoff": cutoff}
+    else:
+        surfaces = list(el.surface_energies)
+        if cfg.family == "wulff-random":
+            factors = rng.uniform(0.6, 1.6, len(surfaces))
+        else:
+            factors = np.exp(rng.normal(0.0, cfg.energy_jitter, len(surfaces)))
+        energies = [el.surface_energies[s] * float(f) for s, f in zip(surfaces, factors)]
+        cluster = wulff_construction(
+            cfg.element, surfaces, energies, n_atoms, "fcc", rounding="closest", latticeconstant=el.a
+        )
+        info = {"surface_energies": dict(zip(map(str, surfaces), energies)), "wulff_size": n_atoms}
     pos = cluster.get_positions()
     pos -= pos.mean(axis=0)
     # snap onto the exact lattice (ASE builds it exactly; this removes float noise)
     pos = np.round(pos / (el.a / 2)) * (el.a / 2)
-    return pos, {"surface_energies": dict(zip(map(str, surfaces), energies)), "wulff_size": n_atoms}
+    return pos, info
 
 
 def random_particle(rng: np.random.Generator, config: ParticleConfig | None = None) -> Particle:
@@ -184,7 +208,7 @@ def random_particle(rng: np.random.Generator, config: ParticleConfig | None = No
     lo, hi = np.log(cfg.n_atoms[0]), np.log(cfg.n_atoms[1])
     n_target = int(round(np.exp(rng.uniform(lo, hi))))
     for _ in range(30):
-        pos, info = _wulff_positions(cfg, rng, n_target)
+        pos, info = _shape_positions(cfg, rng, n_target)
         n_surf = int(_surface_mask(pos, el.a).sum())
         pos = _add_adatoms(pos, el.a, int(rng.uniform(*cfg.adatom_fraction) * n_surf), rng)
         surf = np.flatnonzero(_surface_mask(pos, el.a))
@@ -226,6 +250,7 @@ def random_particle(rng: np.random.Generator, config: ParticleConfig | None = No
         pbc=False,
     )
     info.update(
-        {"element": cfg.element, "zone": zone_key, "n_atoms": len(lab), "truncated": truncated}
+        {"element": cfg.element, "zone": zone_key, "n_atoms": len(lab), "truncated": truncated,
+         "family": cfg.family}
     )
     return Particle(atoms=atoms, columns=column_table(lab[:, :2], labels), zone=zone_key, info=info)

@@ -12,6 +12,7 @@ import sys
 BENCHMARKS: dict[str, str] = {
     "hrtem-sim": "atomcount.bench.hrtem_sim",
     "hrtem-accuracy": "atomcount.bench.hrtem_accuracy",
+    "hrtem-wholeframe": "atomcount.bench.hrtem_wholeframe",
     "ppiscs-library": "atomcount.bench.ppiscs_library",
     "ppiscs-surrogate": "atomcount.bench.ppiscs_surrogate",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from atomcount.crystals import ELEMENTS
+from atomcount.particles import FAMILIES
 
 
 @click.group()
@@ -19,6 +20,10 @@ def simulate() -> None:
 @click.option("--zones", default="110,100", show_default=True, help="Comma-separated zone axes (100,110,111,211).")
 @click.option("--atoms", "n_atoms", nargs=2, type=int, default=(80, 3000), show_default=True,
               help="Range of Wulff sizes (number of atoms), log-uniform.")
+@click.option("--family", type=click.Choice(FAMILIES), default="wulff", show_default=True,
+              help="Particle shape family (wulff-random and octahedron are kept out of training).")
+@click.option("--fov", "field_of_view", type=float, default=64.0, show_default=True,
+              help="Side of the simulated field (Å); the particle lands anywhere inside it.")
 @click.option("--sampling", type=float, default=0.08, show_default=True, help="Multislice sampling (Å).")
 @click.option("--energy", type=float, default=300.0, show_default=True, help="Accelerating voltage (kV).")
 @click.option("--images-per-particle", type=int, default=0, show_default=True,
@@ -26,8 +31,8 @@ def simulate() -> None:
 @click.option("--workers", type=int, default=2, show_default=True, help="LocalCluster worker processes.")
 @click.option("--scheduler", default=None, help="Address of a running dask.distributed scheduler.")
 @click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True)
-def hrtem(path, n_particles, seed, element, zones, n_atoms, sampling, energy, images_per_particle,
-          workers, scheduler, device) -> None:
+def hrtem(path, n_particles, seed, element, zones, n_atoms, family, field_of_view, sampling, energy,
+          images_per_particle, workers, scheduler, device) -> None:
     """Exit waves of random Wulff particles and their column ground truth, into PATH.
 
     Resumable: run the same command again after an interruption and only missing
@@ -40,7 +45,8 @@ def hrtem(path, n_particles, seed, element, zones, n_atoms, sampling, energy, im
         n_particles=n_particles,
         seed=seed,
         particle=ParticleConfig(element=element, zones=tuple(z.strip() for z in zones.split(",")),
-                                n_atoms=tuple(n_atoms)),
+                                n_atoms=tuple(n_atoms), family=family, field_of_view=field_of_view,
+                                margin=max(4.0, field_of_view / 16)),
         sampling=sampling,
         energy=energy,
         images_per_particle=images_per_particle,

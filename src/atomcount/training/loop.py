@@ -75,6 +75,13 @@ class TrainConfig:
         Fraction of crops centred near a column (the rest anywhere in the field, mostly vacuum).
     init : str or None
         Model file whose weights start the run (fine-tuning); ignored when resuming.
+    detector_mix : float
+        Fraction of training images whose detector MTF acts on the intensity before the shot
+        noise (white noise) instead of on the counts (:func:`atomcount.hrtem.detect`).
+    log_every : int
+        Steps between rows of ``log.csv`` (validation rows are always written).
+    checkpoint_seconds : float
+        Longest time between checkpoints (s), whatever ``checkpoint_every`` says.
     """
 
     data: list = field(default_factory=lambda: ["data/train"])
@@ -98,6 +105,9 @@ class TrainConfig:
     workers: int = 0
     particle_bias: float = 0.9
     init: str | None = None
+    detector_mix: float = 0.0
+    log_every: int = 1
+    checkpoint_seconds: float = 600.0
 
 
 def loss_terms(out: dict, height: torch.Tensor, classes: torch.Tensor, cfg: TrainConfig) -> dict:
@@ -124,7 +134,8 @@ def _dose_floor(step: int, cfg: TrainConfig, lowest: float) -> float:
 
 
 def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
-          val_entries: list | None = None, stop_at: int | None = None) -> Path | None:
+          val_entries: list | None = None, stop_at: int | None = None,
+          deadline: float | None = None) -> Path | None:
     """Train (or resume) a run; returns the path of the final model file.
 
     Parameters
@@ -138,6 +149,10 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     stop_at : int, optional
         Pause after this step (checkpoint written, no final model; returns None) — for
         time-boxed sessions; call again to continue.
+    deadline : float, optional
+        Pause at the first step that ends after this time (``time.time()``, s), or on
+        SIGTERM/SIGINT: a checkpoint is written and None returned; call again to continue.
+        Where the pause falls does not change the weights a continued run reaches.
     """
     from tqdm.auto import tqdm
 
@@ -146,7 +161,7 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     stream = HRTEMStream(entries if entries is not None else load_entries(cfg.data), crop=cfg.crop,
-                         particle_bias=cfg.particle_bias)
+                         particle_bias=cfg.particle_bias, detector_mix=cfg.detector_mix)
     model = ColumnFCN(width=cfg.width).to(cfg.device)
     if cfg.init:
         from atomcount.nn.checkpoint import load_model
@@ -156,14 +171,14 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
             raise AtomcountError(f"--init model has width {start.width}, not {cfg.width}")
         model.load_state_dict(start.state_dict())
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, elapsed = 0, 0.0
+    step, elapsed, cpu = 0, 0.0, 0.0
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():
         blob = torch.load(ckpt, map_location=cfg.device, weights_only=False)
         model.load_state_dict(blob["model"])
         opt.load_state_dict(blob["optimizer"])
         torch.set_rng_state(blob["torch_rng"])
-        step, elapsed = blob["step"], blob["elapsed"]
+        step, elapsed, cpu = blob["step"], blob["elapsed"], blob.get("cpu_seconds", 0.0)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     log_path = out / "log.csv"
     _truncate_log(log_path, step)
@@ -173,8 +188,9 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     lowest = stream.ranges.dose[0]
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", desc="training")
     model.train()
-    t0 = time.time() - elapsed
-    with open(log_path, "a", newline="") as fh:
+    t0, c0 = time.time() - elapsed, time.process_time() - cpu
+    last_save = time.time()
+    with open(log_path, "a", newline="") as fh, _StopSignals() as signals:
         log = csv.writer(fh)
         if step == 0:
             log.writerow(["step", "loss", "mse", "ce", "lr", "seconds", "val_accuracy", "val_accuracy_cls"])
@@ -198,10 +214,16 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
                 row[-2:] = [f"{acc['regression']:.4f}", f"{acc['classification']:.4f}"]
                 bar.set_postfix(val=row[-2])
                 model.train()
-            log.writerow(row)
-            if step % cfg.checkpoint_every == 0 or step in (cfg.steps, stop_at):
+            if step % cfg.log_every == 0 or row[-1]:
+                log.writerow(row)
+            pause = signals.received or (deadline is not None and time.time() >= deadline)
+            if (step % cfg.checkpoint_every == 0 or step in (cfg.steps, stop_at) or pause
+                    or time.time() - last_save >= cfg.checkpoint_seconds):
                 fh.flush()
-                _save_checkpoint(ckpt, model, opt, step, time.time() - t0)
+                _save_checkpoint(ckpt, model, opt, step, time.time() - t0, time.process_time() - c0)
+                last_save = time.time()
+            if pause:
+                break
     bar.close()
     if step < cfg.steps:
         return None
@@ -225,12 +247,42 @@ def _truncate_log(path: Path, step: int) -> None:
     os.replace(tmp, path)
 
 
-def _save_checkpoint(path: Path, model, opt, step: int, elapsed: float) -> None:
+def _save_checkpoint(path: Path, model, opt, step: int, elapsed: float, cpu_seconds: float) -> None:
+    """Atomic checkpoint: weights, optimiser, RNG, step, wall and CPU seconds so far."""
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                 "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
-                "config": model.config()}, tmp)
+                "cpu_seconds": cpu_seconds, "config": model.config()}, tmp)
     os.replace(tmp, path)
+
+
+class _StopSignals:
+    """Within the block, SIGTERM and SIGINT set ``received`` instead of killing the process.
+
+    Only installed in the main thread (signal handlers cannot be set elsewhere).
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._old: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.received = True
+
+    def __enter__(self) -> "_StopSignals":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 class _Validator:

@@ -38,8 +38,13 @@ def calibrate(model, val_data: Path, images: int, seed: int = 77):
 
 
 def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
-         train_data: list[Path] | None = None, val_data: Path | None = None, val_images: int = 120) -> Path:
-    """Evaluate ``run_dir/model.pt`` and install it as ``MODELS_DIR/name.pt`` with a card.
+         train_data: list[Path] | None = None, val_data: Path | None = None, val_images: int = 120,
+         extra: dict | None = None) -> Path:
+    """Evaluate ``run_dir/model.pt`` (or the model file ``run_dir``) and install it as ``MODELS_DIR/name.pt``.
+
+    ``extra`` entries are added to the card (e.g. ``cpu_hours`` and the whole-frame
+    evaluation of a continuing run); ``extra["wholeframe_markdown"]`` becomes a section of
+    the Markdown card.
 
     ``train_data`` names local copies of the training sets when the run was trained
     elsewhere (its config then holds the other machine's paths); only their specs are read.
@@ -53,7 +58,8 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
     from atomcount.nn.checkpoint import load_model, save_model
     from atomcount.training.stream import load_entries
 
-    model, meta = load_model(run_dir / "model.pt")
+    model_file = run_dir / "model.pt" if Path(run_dir).is_dir() else Path(run_dir)
+    model, meta = load_model(model_file)
     train_cfg = meta["train_config"]
     calibration = None
     if val_data is not None:
@@ -83,6 +89,7 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
             "knots_read": calibration.x.round(3).tolist(), "knots_true": calibration.y.round(3).tolist()},
         "command": command,
         "date": dt.date.today().isoformat(),
+        **(extra or {}),
     }
     MODELS_DIR.mkdir(exist_ok=True)
     target = MODELS_DIR / f"{name}.pt"
@@ -121,7 +128,15 @@ def _card_markdown(c: dict) -> str:
 
 Paper 000 reports 93 % (regression) and 85 % (classification) exact; read BENCHMARKS.md for how
 these figures compare and why.
-"""
+{_wholeframe_section(c)}"""
+
+
+def _wholeframe_section(c: dict) -> str:
+    if "wholeframe_markdown" not in c:
+        return ""
+    hours = f" after {c['cpu_hours']:.1f} CPU-hours of continued training" if "cpu_hours" in c else ""
+    return (f"\n## Whole frames of never-trained particle families{hours} (the trust evaluation)\n\n"
+            f"{c['wholeframe_markdown']}")
 
 
 def _calibration_line(cal: dict | None) -> str:

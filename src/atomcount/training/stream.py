@@ -51,6 +51,9 @@ class HRTEMStream:
         scale after normalisation.
     particle_bias : float
         Probability that a crop is centred near a random column (otherwise anywhere).
+    detector_mix : float
+        Probability that the detector MTF acts on the intensity before the shot noise
+        (white noise) rather than on the counts (:func:`atomcount.hrtem.detect`).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class HRTEMStream:
         ranges: ImagingRanges | None = None,
         augment: bool = True,
         particle_bias: float = 0.9,
+        detector_mix: float = 0.0,
     ) -> None:
         if crop % 8:
             raise AtomcountError(f"crop must be divisible by 8, got {crop}")
@@ -70,6 +74,7 @@ class HRTEMStream:
         self.ranges = ranges or ImagingRanges()
         self.augment = augment
         self.particle_bias = particle_bias
+        self.detector_mix = detector_mix
 
     def sample(self, rng: np.random.Generator, dose_floor: float | None = None) -> dict:
         """One sample: ``image`` (H,W), ``height`` (H,W), ``classes`` (16,H,W), ``params``.
@@ -86,7 +91,9 @@ class HRTEMStream:
             lo, hi = ranges.dose
             ranges = replace(ranges, dose=(min(max(lo, dose_floor), hi), hi))
         params = ranges.sample(rng)
-        counts = detect(wave_intensity(wave, params), params, rng)
+        # draw only when mixing, so that streams without it keep their random sequence
+        mtf_on = "intensity" if self.detector_mix > 0 and rng.uniform() < self.detector_mix else "counts"
+        counts = detect(wave_intensity(wave, params), params, rng, mtf_on=mtf_on)
         if self.augment:
             counts = self._photometric(counts, rng)
         image = normalize(counts)

@@ -1,0 +1,79 @@
+"""``atomcount train-continue``: advance the continuing HRTEM training run by one chunk."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("train-continue")
+@click.option("--hours", type=float, default=2.0, show_default=True, help="Training budget of this chunk (h).")
+@click.option("--threads", type=int, default=1, show_default=True, help="Torch CPU threads for the evaluation.")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Processes simulating missing data sets before training.")
+@click.option("--skip-eval", is_flag=True, help="Train only; no ledger row, no shipping.")
+@click.option("--no-ship", is_flag=True, help="Evaluate and log, but never replace the shipped model.")
+def train_continue(hours, threads, workers, skip_eval, no_ship) -> None:
+    """Resume the committed run in training/hrtem, train for HOURS, evaluate, log, ship when better.
+
+    Stops cleanly on SIGTERM/SIGINT (checkpoint written); rerun to continue. Commit
+    training/hrtem (and src/atomcount/models when shipped) afterwards.
+    """
+    from atomcount.training.chunks import STATE_DIR, ensure_train_sets, read_ledger, run_chunk
+
+    ensure_train_sets(workers)
+    if not skip_eval and not read_ledger():
+        click.echo("no ledger yet: evaluating the shipped model as the baseline row")
+        _evaluate_and_log(None, chunk="baseline", state={"steps": 0, "cpu_hours": 0.0, "wall_hours": 0.0},
+                          threads=threads, workers=workers, ship_allowed=False, baseline=True)
+    state = run_chunk(hours=hours)
+    click.echo(f"run at step {state['steps']}, {state['cpu_hours']:.2f} CPU-hours in total")
+    if skip_eval:
+        return
+    from atomcount.training.chunks import export_weights
+
+    model_file = export_weights(STATE_DIR)
+    chunk = str(sum(1 for r in read_ledger() if r["head"] == "regression" and r["chunk"] != "baseline") + 1)
+    _evaluate_and_log(str(model_file), chunk=chunk, state=state, threads=threads, workers=workers,
+                      ship_allowed=not no_ship)
+
+
+def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, threads: int, workers: int,
+                      ship_allowed: bool, baseline: bool = False) -> None:
+    """Whole-frame evaluation → ledger row → ship when ≥ 1 point better → ledger figure and section."""
+    from atomcount.bench.hrtem_wholeframe import run
+    from atomcount.evaluation.wholeframe import scores, wholeframe_markdown
+    from atomcount.training.chunks import (
+        append_ledger,
+        best_shipped_exact,
+        ledger_rows,
+        load_recipe,
+        read_ledger,
+    )
+    from atomcount.training.ledger import write_ledger_report
+
+    records = run(model_file, workers=workers, threads=threads)
+    best = max(scores(records, head=h)["exact"] for h in ("regression", "classification"))
+    previous = best_shipped_exact(read_ledger())
+    better = ship_allowed and not baseline and best >= previous + 0.01
+    if better:
+        _ship(model_file, state, wholeframe_markdown(records))
+    recipe = "shipped" if baseline else f"seed{load_recipe().seed}"  # a new seed marks a restarted curve
+    shipped = "baseline" if baseline else ("yes" if better else "")
+    append_ledger(ledger_rows(records, chunk=chunk, recipe=recipe, state=state, shipped=shipped))
+    write_ledger_report()
+    click.echo(f"chunk {chunk}: best exact {best:.3f} (shipped model {previous:.3f}); "
+               f"{'shipped' if better else 'not shipped'}")
+
+
+def _ship(model_file: str, state: dict, wholeframe_md: str) -> None:
+    """Replace the shipped model with the run's weights (card with CPU-hours and whole frames)."""
+    from pathlib import Path
+
+    from atomcount.dataset import DatasetSpec, generate, missing_entries
+    from atomcount.training.ship import ship
+
+    for root, n, seed in (("data/test", 250, 2), ("data/val", 60, 3)):
+        if missing_entries(Path(root), n):
+            generate(root, DatasetSpec(n_particles=n, seed=seed))
+    ship(Path(model_file), Path("data/test"), "fcn_au_300kv", 500, "make train-continue",
+         train_data=[Path("data/train")], val_data=Path("data/val"),
+         extra={"cpu_hours": round(state["cpu_hours"], 2), "wholeframe_markdown": wholeframe_md})

@@ -1,0 +1,88 @@
+"""Training in chunks: two chunks reach the weights of one uninterrupted run; ledger bookkeeping."""
+import json
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+import torch
+
+from atomcount.errors import AtomcountError
+from atomcount.training import chunks
+from atomcount.training.loop import TrainConfig
+
+
+@pytest.fixture()
+def entries(small_wave, small_particle):
+    return [(small_wave, small_particle.columns, {})]
+
+
+def _state(tmp_path, name):
+    d = tmp_path / name
+    d.mkdir()
+    cfg = TrainConfig(out=str(d), steps=1000, batch=2, crop=64, width=4, checkpoint_every=1000, val_every=0,
+                      threads=1, detector_mix=0.5, particle_bias=0.5, log_every=2)
+    (d / "recipe.json").write_text(json.dumps(asdict(cfg)))
+    return d
+
+
+def test_two_chunks_equal_one_run(tmp_path, entries):
+    one, two = _state(tmp_path, "one"), _state(tmp_path, "two")
+    s1 = chunks.run_chunk(steps=6, state_dir=one, entries=entries, progress=False)
+    chunks.run_chunk(steps=2, state_dir=two, entries=entries, progress=False)
+    s2 = chunks.run_chunk(steps=4, state_dir=two, entries=entries, progress=False)
+    assert s1["steps"] == s2["steps"] == 6
+    a = torch.load(one / "checkpoint.pt", weights_only=False)
+    b = torch.load(two / "checkpoint.pt", weights_only=False)
+    for k in a["model"]:
+        torch.testing.assert_close(a["model"][k], b["model"][k], rtol=0, atol=0)
+    assert b["cpu_seconds"] > 0
+    # the exported model loads and carries its CPU time
+    from atomcount.nn.checkpoint import load_model
+
+    model, meta = load_model(chunks.export_weights(two))
+    assert meta["steps"] == 6 and meta["cpu_hours"] > 0
+
+
+def test_deadline_in_the_past_stops_after_one_step(tmp_path, entries):
+    from atomcount.training.loop import train
+
+    d = _state(tmp_path, "run")
+    cfg = chunks.load_recipe(d)
+    cfg.out = str(d)
+    assert train(cfg, progress=False, entries=entries, deadline=0.0) is None
+    assert torch.load(d / "checkpoint.pt", weights_only=False)["step"] == 1
+
+
+def test_chunk_budget_must_be_one_of_hours_or_steps(tmp_path):
+    with pytest.raises(AtomcountError):
+        chunks.run_chunk(state_dir=tmp_path)
+    with pytest.raises(AtomcountError):
+        chunks.run_chunk(hours=1.0, steps=3, state_dir=tmp_path)
+    with pytest.raises(AtomcountError):
+        chunks.run_chunk(hours=-1.0, state_dir=tmp_path)
+
+
+def test_new_state_dir_gets_the_committed_recipe(tmp_path):
+    cfg = chunks.load_recipe(tmp_path / "fresh")
+    assert cfg == chunks.RECIPE
+    assert chunks.load_recipe(tmp_path / "fresh") == replace(chunks.RECIPE)
+
+
+def test_ledger_append_and_best_shipped(tmp_path):
+    from atomcount.evaluation.wholeframe import WholeFrameRecords
+
+    rec = WholeFrameRecords()
+    for head in ("regression", "classification"):
+        for dec in ("1e2-1e3", "1e3-1e4", "1e4-1e5", "1e5-1e6"):
+            key = {"head": head, "detector": "counts", "decade": dec, "zone": "110", "family": "octahedron"}
+            xy = np.array([[0.0, 0.0], [3.0, 0.0]])
+            rec.add(key, xy, np.array([2, 5]), xy + 0.1, np.array([2, 4]), np.array([0.9, 0.6]))
+    state = {"steps": 10, "cpu_hours": 0.5, "wall_hours": 0.6}
+    rows = chunks.ledger_rows(rec, chunk="baseline", recipe="shipped", state=state, shipped="baseline")
+    assert [r["head"] for r in rows] == ["regression", "classification"]
+    assert float(rows[0]["exact"]) == 0.5 and float(rows[0]["within_1"]) == 1.0
+    chunks.append_ledger(rows, tmp_path)
+    chunks.append_ledger(chunks.ledger_rows(rec, chunk="1", recipe="seed16", state=state, shipped=""), tmp_path)
+    ledger = chunks.read_ledger(tmp_path)
+    assert len(ledger) == 4
+    assert chunks.best_shipped_exact(ledger) == 0.5
