@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean weights ppiscs-library ppiscs-surrogate
+.PHONY: demo test bench install clean weights train-continue ppiscs-library ppiscs-surrogate
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,13 @@ weights: $(STAMP)
 		--steps $(WEIGHT_STEPS) --batch 8 --crop 128 --width 16 --lr 2e-3 --seed 0 --val-every 1000 --threads 1
 	$(BIN)/python -m atomcount.training.ship runs/fcn_au_300kv --test-data data/test --images 500 --val-data data/val \
 		--command "make weights WEIGHT_STEPS=$(WEIGHT_STEPS)"
+
+# The continuing HRTEM run (training/hrtem, committed): resume, train HOURS, evaluate on whole
+# frames, append to the ledger, ship when ≥ 1 point better. Start it in the background when work
+# begins; commit training/hrtem (and src/atomcount/models when shipped) when work stops.
+HOURS ?= 2
+train-continue: $(STAMP)
+	$(BIN)/atomcount train-continue --hours $(HOURS)
 
 # PPISCS library entries (resumable; each [100] entry takes minutes, each [110] entry about 20 min on 2 cores)
 # and the shipped surrogate trained on them, with Pd [100] 300 kV held out as the never-seen entry.
