@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["count_columns", "ppiscs_curve", "__version__"]
+__all__ = ["count_columns", "count_stem", "ppiscs_curve", "__version__"]
 
 
 def __getattr__(name: str):
@@ -22,6 +22,10 @@ def __getattr__(name: str):
         from atomcount.analysis.count import count_columns
 
         return count_columns
+    if name == "count_stem":
+        from atomcount.stem.counting import count_stem
+
+        return count_stem
     if name == "ppiscs_curve":
         from atomcount.ppiscs.curve import ppiscs_curve
 
