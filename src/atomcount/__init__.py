@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["count_columns", "count_stem", "ppiscs_curve", "__version__"]
+__all__ = ["count_columns", "count_stem", "model_3d", "ppiscs_curve", "__version__"]
 
 
 def __getattr__(name: str):
@@ -26,6 +26,10 @@ def __getattr__(name: str):
         from atomcount.stem.counting import count_stem
 
         return count_stem
+    if name == "model_3d":
+        from atomcount.model3d.model import model_3d
+
+        return model_3d
     if name == "ppiscs_curve":
         from atomcount.ppiscs.curve import ppiscs_curve
 

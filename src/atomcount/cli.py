@@ -26,6 +26,7 @@ _COMMANDS = {
     "evaluate": ("atomcount.commands.evaluate:evaluate", "Accuracy, sensitivity and forward CV of a model."),
     "count": ("atomcount.commands.count:count", "Count atoms per column in HRTEM images."),
     "movie": ("atomcount.commands.movie:movie", "Count, track and fuse columns through an HRTEM movie."),
+    "model3d": ("atomcount.commands.model3d:model3d", "3-D atomic model from column counts."),
     "demo": ("atomcount.commands.demo:demo", "Simulate a particle, count it, write figures."),
     "ppiscs": ("atomcount.ppiscs.cli:ppiscs", "ADF-STEM cross-sections: library, surrogate, fits."),
 }
