@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "hrtem-wholeframe": "atomcount.bench.hrtem_wholeframe",
     "ppiscs-library": "atomcount.bench.ppiscs_library",
     "ppiscs-surrogate": "atomcount.bench.ppiscs_surrogate",
+    "real-stem": "atomcount.bench.real_stem",
 }
 
 
