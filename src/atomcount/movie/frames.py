@@ -54,7 +54,7 @@ class FrameSource:
     frame_time : float or None
         Time between frames (s) when the file says, else None.
     identity : dict
-        What identifies the input for resuming (paths, sizes, frame count and shape).
+        What identifies the input for resuming (path, size, frame count and shape).
     """
 
     name: str
@@ -65,9 +65,15 @@ class FrameSource:
     identity: dict
     _read: Callable[[int], np.ndarray] = field(repr=False)
     _label: Callable[[int], str] = field(repr=False)
+    _frame_identity: Callable[[int], dict] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return self.n_frames
+
+    def frame_identity(self, index: int) -> dict:
+        """What identifies frame ``index``: the movie's identity, and its own file in a series."""
+        own = self._frame_identity(index) if self._frame_identity else {}
+        return {**self.identity, **own}
 
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` as a checked float32 ``(ny, nx)`` array.
@@ -250,7 +256,7 @@ def _series(files: list[Path], pixel_size: float | None, *, name: str) -> FrameS
     from atomcount.io import read_image
 
     first = read_image(files[0], pixel_size=pixel_size)
-    ident = {"files": [_file_id(f) for f in files], "frames": len(files), "shape": list(first.data.shape)}
+    ident = {"frames": len(files), "shape": list(first.data.shape)}
     return FrameSource(name, len(files), first.data.shape, first.pixel_size, None, ident,
                        lambda k: read_image(files[k], pixel_size=first.pixel_size).data,
-                       lambda k: f"frame {k} ({files[k]})")
+                       lambda k: f"frame {k} ({files[k]})", lambda k: _file_id(files[k]))

@@ -93,17 +93,22 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def frame_settings_hash(source: FrameSource, settings: MovieSettings) -> str:
-    """Hash of everything a frame's outputs depend on (not the movie-level settings)."""
+def settings_key(source: FrameSource, settings: MovieSettings) -> dict:
+    """Everything every frame's outputs depend on (not the movie-level settings)."""
     from atomcount.analysis.count import DEFAULT_MODEL
 
     model = Path(settings.model) if settings.model else DEFAULT_MODEL
     if not model.exists():
         raise AtomcountError(f"model file {model} not found")
-    key = {"format": FORMAT, "model_sha256": _sha256(model), "head": settings.head,
-           "min_cluster": settings.min_cluster, "pixel_size": source.pixel_size, "input": source.identity,
-           "drift": [drift_mod.LOWPASS, drift_mod.UPSAMPLE]}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return {"format": FORMAT, "model_sha256": _sha256(model), "head": settings.head,
+            "min_cluster": settings.min_cluster, "pixel_size": source.pixel_size,
+            "drift": [drift_mod.LOWPASS, drift_mod.UPSAMPLE]}
+
+
+def frame_hash(key: dict, source: FrameSource, k: int) -> str:
+    """Hash of the settings and of frame ``k``'s input (its file in a series)."""
+    text = json.dumps({**key, "input": source.frame_identity(k)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _frame_dir(out: Path, k: int) -> Path:
@@ -172,9 +177,9 @@ def count_frames(source: FrameSource, out: Path, settings: MovieSettings, *, for
 
     from atomcount.analysis.count import count_columns
 
-    digest = frame_settings_hash(source, settings)
+    key = settings_key(source, settings)
     _writable(out)
-    todo = [k for k in range(len(source)) if force or not _is_done(out, k, digest)]
+    todo = [k for k in range(len(source)) if force or not _is_done(out, k, frame_hash(key, source, k))]
     skipped = len(source) - len(todo)
     if skipped:
         log(f"{skipped} of {len(source)} frames already counted with the same model and settings: "
@@ -203,7 +208,8 @@ def count_frames(source: FrameSource, out: Path, settings: MovieSettings, *, for
             table = res.table() | {f"p{h + 1}": res.probabilities[:, h] for h in range(_N_HEIGHTS)}
             time_s = k * source.frame_time if source.frame_time else None
             summary = res.summary() | {"frame": k, "time_s": time_s, "drift_A": [dx, dy],
-                                       "source": source.name, "settings_hash": digest}
+                                       "source": source.name,
+                                       "settings_hash": frame_hash(key, source, k)}
             q_out.put((_frame_dir(out, k), table, summary))
             if errors:
                 break
