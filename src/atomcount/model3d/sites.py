@@ -74,7 +74,7 @@ def zone_lattice(element: Element, zone: tuple[int, int, int]) -> ZoneLattice:
     uvw = uvw[order]
     inplane = np.linalg.norm(uvw[:, :2], axis=1) > 1e-6
     g1 = uvw[inplane][0]
-    collinear = np.abs(np.cross(uvw[:, :2], g1[:2])) < 1e-6
+    collinear = np.abs(uvw[:, 0] * g1[1] - uvw[:, 1] * g1[0]) < 1e-6
     g2 = uvw[inplane & ~collinear][0]
     repeat = column_repeat(element, zone)
     return ZoneLattice(
