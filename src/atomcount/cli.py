@@ -29,6 +29,7 @@ _COMMANDS = {
     "model3d": ("atomcount.commands.model3d:model3d", "3-D atomic model from column counts."),
     "demo": ("atomcount.commands.demo:demo", "Simulate a particle, count it, write figures."),
     "ppiscs": ("atomcount.ppiscs.cli:ppiscs", "ADF-STEM cross-sections: library, surrogate, fits."),
+    "stem": ("atomcount.stem.cli:stem", "ADF-STEM: count atoms from column cross-sections."),
 }
 
 
