@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from atomcount.model3d.lattice import SiteLattice
+from atomcount.model3d.relax import LatticeState, total_energy
 
 
 def column_offsets(sites: SiteLattice) -> np.ndarray:
@@ -45,8 +46,6 @@ def truncated_starts(sites: SiteLattice, count: np.ndarray, table: np.ndarray) -
     z_m − z_s (0 for all columns on the support, up to half the tallest column for an
     uncut particle) is chosen, in steps of half a plane spacing, for the lowest energy.
     """
-    from atomcount.model3d.relax import LatticeState, total_energy
-
     floor = support_floor(count, sites.repeat)
     on_plane = lowest_starts(sites, floor)
     best, best_e = on_plane, np.inf
