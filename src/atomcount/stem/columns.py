@@ -13,11 +13,12 @@ from atomcount.errors import AtomcountError
 #: Default smallest distance between two columns (Å): below the 1.44 Å of Au [110], the
 #: closest-spaced zone axis of the fcc metals in the library.
 DEFAULT_MIN_DISTANCE = 1.2
-#: Smoothing before peak finding (Å): about the width of a column's image.
-SMOOTHING = 0.3
+#: Smoothing before peak finding (Å): narrower than a column's image, so a thin column
+#: beside a thick one stays a local maximum.
+SMOOTHING = 0.25
 #: A peak must rise this many noise standard deviations (of the smoothed image) above
 #: the lowest value within ``min_distance`` of it.
-PROMINENCE = 6.0
+PROMINENCE = 7.0
 
 
 def _noise_sd(image: np.ndarray) -> float:
@@ -38,13 +39,19 @@ def find_columns(image: np.ndarray, *, pixel_size: float, min_distance: float | 
                  prominence: float = PROMINENCE) -> np.ndarray:
     """Find atomic columns as local maxima of the smoothed image, refined to sub-pixel.
 
-    The image is smoothed with a Gaussian of 0.3 Å; a pixel is a candidate when it is the
+    The image is smoothed with a Gaussian of 0.25 Å; a pixel is a candidate when it is the
     largest of its 3×3 neighbourhood and rises ``prominence`` noise standard deviations
     (of the smoothed image) above the smallest value within ``min_distance``. Of two
     candidates closer than ``min_distance`` the higher is kept. (A maximum filter as wide as
     ``min_distance`` would lose a thin column whose thick neighbour's tail is brighter
     than its own peak.) Positions are refined by a parabola through the 3×3 neighbourhood
     along each axis.
+
+    The two constants trade misses against false peaks (measured on Poisson images,
+    0.2 Å/px): at 1e5 e⁻/Å², 6 of 97 single Au atoms beside columns of up to 10 atoms
+    2.04 Å away are missed (20 with 0.3 Å smoothing, 81 with 0.4 Å: the neighbour's tail
+    swamps the thin peak); pure noise gives about 0.6 false peaks per 256×256 px. Pass
+    positions explicitly where that matters.
 
     Parameters
     ----------

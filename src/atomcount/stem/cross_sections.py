@@ -28,6 +28,8 @@ from atomcount.errors import AtomcountError
 TRUNCATION = 4.0
 #: Largest position change per Gauss–Newton step (px).
 MAX_STEP = 0.5
+#: Most alternations of position refinement and width search.
+ROUNDS = 3
 
 
 def _check_positions(positions_px, shape: tuple[int, int]) -> np.ndarray:
@@ -102,7 +104,7 @@ class GaussianFit:
     rms_residual : float
         Root-mean-square residual of the fit (image units).
     iterations : int
-        Position-refinement steps taken.
+        Position-refinement steps taken (all rounds).
     """
 
     positions_px: np.ndarray
@@ -219,7 +221,8 @@ def fit_gaussians(image: np.ndarray, positions_px: np.ndarray, *, pixel_size: fl
     on that residual (variable projection); positions are refined by Gauss–Newton steps of
     each column's (A, row, col) against the residual of the full model, steps capped at
     0.5 px, alternating with the linear solve until no column moves more than
-    ``tolerance`` px; σ is searched again around its value at the end.
+    ``tolerance`` px; then σ is searched again within ±15 %, and positions and σ alternate
+    (at most 3 rounds) until σ changes by less than 0.1 %.
 
     Parameters
     ----------
@@ -234,7 +237,7 @@ def fit_gaussians(image: np.ndarray, positions_px: np.ndarray, *, pixel_size: fl
     refine_positions : bool
         Refine the positions; otherwise keep them as given.
     max_iterations : int
-        Most position-refinement steps.
+        Most position-refinement steps per round.
     tolerance : float
         Convergence threshold on the largest position change (px).
 
@@ -253,22 +256,25 @@ def fit_gaussians(image: np.ndarray, positions_px: np.ndarray, *, pixel_size: fl
     else:
         sigma = _best_width(img, pos, 0.4, max(high, 0.5), 0.01)
     it = 0
-    if refine_positions:
-        start = pos.copy()
-        for it in range(1, max_iterations + 1):
+    start = pos.copy()
+    for _ in range(ROUNDS if refine_positions else 0):
+        for _ in range(max_iterations):
+            it += 1
             model = _Model(img, pos, sigma)
             amp, b, _ = model.solve_linear()
             step = model.position_step(amp, model.residual(amp, b))
             pos += step
-            moved = np.linalg.norm(pos - start, axis=1)
             if np.isfinite(nn):  # a column may not wander onto its neighbour
-                far = moved > 0.5 * nn
+                far = np.linalg.norm(pos - start, axis=1) > 0.5 * nn
                 pos[far] = start[far]
             np.clip(pos, 0, np.array(img.shape) - 1, out=pos)
             if np.abs(step).max() < tolerance:
                 break
-        if width is None:
-            sigma = _best_width(img, pos, 0.85 * sigma, 1.15 * sigma, 1e-3 * sigma)
+        if width is not None:
+            break
+        previous, sigma = sigma, _best_width(img, pos, 0.85 * sigma, 1.15 * sigma, 1e-4 * sigma)
+        if abs(sigma - previous) < 1e-3 * previous:
+            break
     model = _Model(img, pos, sigma)
     amp, b, rss = model.solve_linear()
     return GaussianFit(positions_px=pos, amplitude=amp, width=sigma * pixel_size, background=b,

@@ -1,0 +1,90 @@
+"""Column cross-sections: Voronoi cells and the fitted Gaussian model (atomcount.stem.cross_sections)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from _synthetic_stem import VOLUMES, lattice_image
+from atomcount.errors import AtomcountError
+from atomcount.stem.cross_sections import fit_gaussians, gaussian_image, voronoi_cross_sections
+
+
+def test_gaussian_fit_recovers_volumes_width_positions_and_background():
+    """Noise-free overlapping columns, start 0.4 px off: volumes 2πAσ² to 1e-3 relative.
+
+    (The model truncates each Gaussian at 4σ, which loses e⁻⁸ = 3e-4 of its volume.)"""
+    image, truth, counts = lattice_image(side=8, dose=None, background=0.003, seed=2)
+    start = truth + np.random.default_rng(0).uniform(-0.4, 0.4, truth.shape)
+    fit = fit_gaussians(image, start, pixel_size=0.2)
+    np.testing.assert_allclose(fit.volume, VOLUMES[counts - 1], rtol=1e-3)
+    np.testing.assert_allclose(fit.positions_px, truth, atol=1e-3)
+    assert fit.width == pytest.approx(0.45, rel=1e-4)
+    assert fit.background == pytest.approx(0.003, abs=1e-7)
+    assert fit.rms_residual < 1e-6
+    np.testing.assert_allclose(fit.volume, 2 * np.pi * fit.amplitude * fit.width**2)
+
+
+def test_gaussian_fit_error_matches_poisson_model():
+    """Under Poisson noise the volume error is unbiased, with the spread √(σ/D) of counting statistics.
+
+    The PPISCS error model of atomcount.ppiscs.applications.error_probability says a column
+    of cross-section σ hit by dose D gives σ̂ with variance σ/D; a least-squares fit that
+    also estimates the width and position cannot beat it, and should not be far above.
+    """
+    dose = 1e5
+    image, truth, counts = lattice_image(side=12, dose=dose, seed=4)
+    fit = fit_gaussians(image, truth, pixel_size=0.2)
+    true = VOLUMES[counts - 1]
+    z = (fit.volume - true) / np.sqrt(true / dose)
+    assert abs(z.mean()) < 0.3
+    assert 0.9 < z.std() < 1.6
+
+
+def test_fixed_width_and_no_refinement_keep_what_is_given():
+    image, truth, counts = lattice_image(side=5, dose=None, seed=5)
+    fit = fit_gaussians(image, truth, pixel_size=0.2, width=0.45, refine_positions=False)
+    np.testing.assert_array_equal(fit.positions_px, truth)
+    np.testing.assert_allclose(fit.volume, VOLUMES[counts - 1], rtol=1e-6)
+
+
+def test_voronoi_cells_tile_the_image():
+    """Unbounded cells: their sums add up to the whole image sum × pixel area."""
+    image, truth, _ = lattice_image(side=6, seed=6)
+    xs = voronoi_cross_sections(image, truth, pixel_size=0.2)
+    assert xs.sum() == pytest.approx(image.sum() * 0.2**2, rel=1e-12)
+
+
+def test_voronoi_of_separated_columns_is_the_volume():
+    """Columns 4 Å apart, no background: a cell holds its column's whole volume."""
+    image, truth, counts = lattice_image(side=5, spacing=4.0, dose=None, seed=7)
+    xs = voronoi_cross_sections(image, truth, pixel_size=0.2, max_radius=2.5)
+    np.testing.assert_allclose(xs, VOLUMES[counts - 1], rtol=2e-3)
+
+
+def test_voronoi_radius_cuts_background():
+    """With a constant background b the bounded cell adds b × (its area) and no more."""
+    image, truth, counts = lattice_image(side=4, spacing=5.0, dose=None, background=0.01, seed=8)
+    xs = voronoi_cross_sections(image, truth, pixel_size=0.2, max_radius=2.0)
+    area = np.pi * 2.0**2
+    np.testing.assert_allclose(xs - VOLUMES[counts - 1], 0.01 * area, rtol=0.03)
+
+
+@pytest.mark.parametrize("positions, message", [
+    (np.zeros((0, 2)), "N ≥ 1"),
+    (np.zeros((3, 3)), r"\(N, 2\)"),
+    (np.array([[np.nan, 3.0]]), "NaN"),
+    (np.array([[10.0, 500.0]]), "outside"),
+])
+def test_bad_positions(positions, message):
+    image = np.zeros((64, 64))
+    with pytest.raises(AtomcountError, match=message):
+        voronoi_cross_sections(image, positions, pixel_size=0.2)
+    with pytest.raises(AtomcountError, match=message):
+        fit_gaussians(image, positions, pixel_size=0.2)
+
+
+def test_gaussian_image_volume():
+    """The forward model sums to the requested volume (Å², as pixel sums × pixel area), less
+    the e⁻⁸ beyond its 4σ truncation."""
+    img = gaussian_image((64, 64), np.array([[31.6, 32.3]]), np.array([0.25]), pixel_size=0.1, width=0.3)
+    assert img.sum() * 0.1**2 == pytest.approx(0.25 * (1 - np.exp(-8)), rel=1e-4)
