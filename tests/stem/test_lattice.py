@@ -6,7 +6,7 @@ import pytest
 
 from atomcount.crystals import get_element
 from atomcount.errors import AtomcountError
-from atomcount.stem.lattice import LatticeCheck, column_shells, first_shell_spacing, lattice_check
+from atomcount.stem.lattice import LatticeCheck, first_shell, first_shell_spacing, lattice_check
 
 
 def _centred_rectangle(a_x: float, a_y: float, n: int = 14) -> np.ndarray:
@@ -25,14 +25,14 @@ def _au110(pixel_size: float, rng: np.random.Generator, *, angle: float = 0.37, 
     return yx / pixel_size
 
 
-@pytest.mark.parametrize("zone, first, second", [
-    ("100", 1 / 2, 1 / np.sqrt(2)),
-    ("110", np.sqrt(3) / (2 * np.sqrt(2)), 1 / np.sqrt(2)),
-    ("[111]", 1 / np.sqrt(6), 1 / np.sqrt(2)),
+@pytest.mark.parametrize("zone, distance, neighbours", [
+    ("100", 1 / 2, 4),                              # square lattice of side a/2
+    ("110", np.sqrt(3) / (2 * np.sqrt(2)), 4),      # a/√2 × a centred rectangle: its half-diagonal
+    ("[111]", 1 / np.sqrt(6), 6),                   # triangular lattice
 ])
-def test_column_shells_closed_forms(zone, first, second):
-    a = get_element("Pt").a
-    assert column_shells("Pt", zone) == pytest.approx((first * a, second * a), rel=1e-9)
+def test_first_shell_closed_forms(zone, distance, neighbours):
+    d, n = first_shell("Pt", zone)
+    assert d == pytest.approx(distance * get_element("Pt").a, rel=1e-9) and n == neighbours
 
 
 def test_exact_lattice_gives_the_pixel_size():
@@ -54,12 +54,12 @@ def test_noisy_incomplete_lattice_within_one_percent():
 def test_first_shell_is_not_biased_low_by_noise():
     """The median nearest-neighbour distance is the smallest of noisy distances: biased low."""
     yx = _au110(1.0, np.random.default_rng(2), jitter=0.06)
-    first, second = column_shells("Au", "110")
+    first, neighbours = first_shell("Au", "110")
     from scipy.spatial import cKDTree
 
     naive = np.median(cKDTree(yx).query(yx, k=2)[0][:, 1])
     assert naive < 0.98 * first
-    assert first_shell_spacing(yx, shell_ratio=second / first) == pytest.approx(first, rel=0.01)
+    assert first_shell_spacing(yx, neighbours=neighbours) == pytest.approx(first, rel=0.01)
 
 
 def test_wrong_calibration_is_reported_with_both_numbers():

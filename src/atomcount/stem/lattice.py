@@ -37,8 +37,8 @@ MIN_COLUMNS = 10
 
 
 @lru_cache(maxsize=64)
-def column_shells(element: str, zone: str) -> tuple[float, float]:
-    """First and second neighbour distances between projected columns of an fcc crystal (Å).
+def first_shell(element: str, zone: str) -> tuple[float, int]:
+    """Nearest-neighbour distance between projected columns of an fcc crystal, and how many.
 
     Parameters
     ----------
@@ -49,14 +49,16 @@ def column_shells(element: str, zone: str) -> tuple[float, float]:
 
     Returns
     -------
-    tuple of float
-        Shortest and second-shortest distance between two distinct columns in
-        projection (Å).
+    distance : float
+        Shortest distance between two distinct columns in projection (Å).
+    neighbours : int
+        Columns at that distance from each column.
 
     Examples
     --------
-    >>> [round(d, 3) for d in column_shells("Au", "100")], [round(d, 3) for d in column_shells("Au", "110")]
-    ([2.039, 2.884], [2.497, 2.884])
+    >>> d, n = first_shell("Au", "110")
+    >>> round(d, 3), n
+    (2.497, 4)
     """
     a = get_element(element).a
     basis = projection_basis(get_zone_axis(zone))
@@ -64,44 +66,39 @@ def column_shells(element: str, zone: str) -> tuple[float, float]:
     cells = np.stack(np.meshgrid(*[np.arange(-2, 3)] * 3, indexing="ij"), -1).reshape(-1, 3)
     sites = (cells[:, None, :] + fcc[None]).reshape(-1, 3) * a
     uv = sites @ basis[:2].T
-    distances = np.sort(np.hypot(uv[:, 0], uv[:, 1]))
-    first = distances[distances > 1e-6 * a][0]
-    second = distances[distances > first * (1 + 1e-6)][0]
-    return float(first), float(second)
+    distances = np.hypot(uv[:, 0], uv[:, 1])
+    nearest = distances[distances > 1e-6 * a].min()
+    # every column's atoms project onto one point: count distinct points in the shell
+    shell = uv[np.abs(distances - nearest) < 1e-6 * a]
+    return float(nearest), len(np.unique(np.round(shell / (1e-6 * a)), axis=0))
 
 
-def first_shell_spacing(positions_px: np.ndarray, *, shell_ratio: float) -> float:
-    """Median distance between neighbouring columns in the first shell (px).
+def first_shell_spacing(positions_px: np.ndarray, *, neighbours: int) -> float:
+    """Median distance from each column to its ``neighbours`` nearest columns, pooled (px).
 
-    The median nearest-neighbour distance is a first guess (biased low: it is the
-    smallest of several noisy distances); the answer is the median of all pair
-    distances shorter than the midpoint between the first and second shells.
+    The median nearest-neighbour distance alone is biased low (it is the smallest of
+    several noisy distances); pooling the whole first shell removes that bias, and the
+    median ignores a minority of spurious or missing columns.
 
     Parameters
     ----------
     positions_px : ndarray
-        ``(n, 2)`` column positions (row, col) in pixels, n ≥ 2.
-    shell_ratio : float
-        Second-shell over first-shell distance of the lattice (> 1).
+        ``(n, 2)`` column positions (row, col) in pixels, n > ``neighbours``.
+    neighbours : int
+        Columns in the lattice's first shell (:func:`first_shell`).
 
     Returns
     -------
     float
-        First-shell column spacing (px). Medians ignore a minority of spurious or
-        missing columns.
+        First-shell column spacing (px).
     """
     pos = np.asarray(positions_px, dtype=np.float64)
-    if pos.ndim != 2 or pos.shape[1] != 2 or len(pos) < 2:
-        raise AtomcountError(f"column positions must be an (n, 2) array with n ≥ 2, got shape {pos.shape}")
+    if pos.ndim != 2 or pos.shape[1] != 2 or len(pos) <= neighbours:
+        raise AtomcountError(f"column positions must be an (n, 2) array with n > {neighbours}, got shape {pos.shape}")
     if not np.isfinite(pos).all():
         raise AtomcountError("column positions hold NaN or infinite values")
-    distances, _ = cKDTree(pos).query(pos, k=min(9, len(pos)))
-    distances = distances[:, 1:]
-    spacing = float(np.median(distances[:, 0]))
-    for _ in range(2):
-        shell = distances[distances < spacing * (1.0 + shell_ratio) / 2.0]
-        spacing = float(np.median(shell))
-    return spacing
+    distances, _ = cKDTree(pos).query(pos, k=neighbours + 1)
+    return float(np.median(distances[:, 1:]))
 
 
 @dataclass(frozen=True)
@@ -200,8 +197,8 @@ def lattice_check(positions_px: np.ndarray, *, pixel_size: float, element: str,
         return None
     checks = []
     for z in zones:
-        first, second = column_shells(element, z)
-        spacing_px = first_shell_spacing(pos, shell_ratio=second / first)
+        first, neighbours = first_shell(element, z)
+        spacing_px = first_shell_spacing(pos, neighbours=neighbours)
         checks.append(LatticeCheck(stated=float(pixel_size), implied=first / spacing_px, element=element,
                                    zone=z.strip("[]<> "), spacing_A=first, spacing_px=spacing_px,
                                    n_columns=len(pos), tolerance=float(tolerance)))
