@@ -30,6 +30,8 @@ TRUNCATION = 4.0
 MAX_STEP = 0.5
 #: Most alternations of position refinement and width search.
 ROUNDS = 3
+#: The shared width is fitted on a patch holding this many columns (see _central_patch).
+WIDTH_COLUMNS = 400
 
 
 def _check_positions(positions_px, shape: tuple[int, int]) -> np.ndarray:
@@ -135,8 +137,11 @@ class _Model:
         self.dr = (rows - pos[:, 0, None, None]).reshape(len(pos), -1)
         self.dc = (cols - pos[:, 1, None, None]).reshape(len(pos), -1)
         r2 = self.dr**2 + self.dc**2
-        self.g = np.where(valid.reshape(len(pos), -1) & (r2 <= (TRUNCATION * sigma_px) ** 2),
-                          np.exp(-0.5 * r2 / sigma_px**2), 0.0)
+        # separable: two exponentials of (N, W) instead of one of (N, W²)
+        grow = np.exp(-0.5 * (o[None, :] + centre[:, :1] - pos[:, :1]) ** 2 / sigma_px**2)
+        gcol = np.exp(-0.5 * (o[None, :] + centre[:, 1:] - pos[:, 1:]) ** 2 / sigma_px**2)
+        g = (grow[:, :, None] * gcol[:, None, :]).reshape(len(pos), -1)
+        self.g = np.where(valid.reshape(len(pos), -1) & (r2 <= (TRUNCATION * sigma_px) ** 2), g, 0.0)
         colidx = np.repeat(np.arange(len(pos)), self.g.shape[1])
         self.design = sparse.csc_matrix((self.g.ravel(), (self.pix.ravel(), colidx)), shape=(image.size, len(pos)))
 
@@ -164,10 +169,13 @@ class _Model:
         g = self.g
         jr = amp[:, None] * g * self.dr / self.sigma**2
         jc = amp[:, None] * g * self.dc / self.sigma**2
-        J = np.stack([g, jr, jc], axis=-1)  # (N, P, 3)
+        J = (g, jr, jc)  # columns of each column's (P, 3) Jacobian
         r = resid[self.pix] * (g > 0)
-        JtJ = np.einsum("npi,npj->nij", J, J)
-        Jtr = np.einsum("npi,np->ni", J, r)
+        JtJ = np.empty((len(g), 3, 3))
+        for i in range(3):
+            for j in range(i, 3):
+                JtJ[:, i, j] = JtJ[:, j, i] = np.sum(J[i] * J[j], axis=1)
+        Jtr = np.stack([np.sum(Ji * r, axis=1) for Ji in J], axis=1)
         JtJ += np.eye(3) * 1e-9 * np.trace(JtJ, axis1=1, axis2=2)[:, None, None]
         step = np.linalg.solve(JtJ, Jtr[..., None])[..., 0][:, 1:]
         norm = np.linalg.norm(step, axis=1, keepdims=True)
@@ -204,9 +212,30 @@ def gaussian_image(shape: tuple[int, int], positions_px: np.ndarray, volumes: np
     return (model.design @ amp).reshape(shape) + background
 
 
+def _central_patch(image: np.ndarray, pos: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """The image around the ``WIDTH_COLUMNS`` columns nearest the centre, with every column inside.
+
+    The shared width is a property of the whole image, so it can be fitted on a patch; the
+    patch holds the chosen columns plus ``margin`` px and all columns whose Gaussians reach
+    into it (their windows are clipped at the patch edge, as at the image edge).
+    """
+    if len(pos) <= WIDTH_COLUMNS:
+        return image, pos
+    centre = np.median(pos, axis=0)
+    chosen = pos[np.argsort(np.linalg.norm(pos - centre, axis=1))[:WIDTH_COLUMNS]]
+    lo = np.maximum(np.floor(chosen.min(axis=0) - margin), 0).astype(int)
+    hi = np.minimum(np.ceil(chosen.max(axis=0) + margin) + 1, image.shape).astype(int)
+    reach = np.all((pos > lo - margin) & (pos < hi + margin), axis=1)
+    return image[lo[0]:hi[0], lo[1]:hi[1]], pos[reach] - lo
+
+
 def _best_width(image: np.ndarray, pos: np.ndarray, low: float, high: float, xatol: float) -> float:
-    """Width (px) minimising the residual with amplitudes and background solved linearly."""
-    res = minimize_scalar(lambda s: _Model(image, pos, s).solve_linear()[2], bounds=(low, high),
+    """Width (px) minimising the residual with amplitudes and background solved linearly.
+
+    Fitted on the central patch of :func:`_central_patch` (all of a small image).
+    """
+    patch, inside = _central_patch(image, pos, TRUNCATION * high)
+    res = minimize_scalar(lambda s: _Model(patch, inside, s).solve_linear()[2], bounds=(low, high),
                           method="bounded", options={"xatol": xatol})
     return float(res.x)
 
@@ -218,7 +247,8 @@ def fit_gaussians(image: np.ndarray, positions_px: np.ndarray, *, pixel_size: fl
     The model is ``b + Σ_i A_i exp(−|r − r_i|² / 2σ²)``. For given positions and σ the
     amplitudes and background are linear: they are solved exactly (normal equations of the
     sparse design matrix, a sparse LU factorisation). σ is chosen by a bounded 1-D search
-    on that residual (variable projection); positions are refined by Gauss–Newton steps of
+    on that residual (variable projection), on a central patch of about 400 columns for
+    large images; positions are refined by Gauss–Newton steps of
     each column's (A, row, col) against the residual of the full model, steps capped at
     0.5 px, alternating with the linear solve until no column moves more than
     ``tolerance`` px; then σ is searched again within ±15 %, and positions and σ alternate

@@ -32,9 +32,10 @@ MAX_ORDER = 50
 #: Above this many columns EM runs on a histogram of ``BINS`` bins (see :func:`_compress`).
 BINNED_ABOVE = 2000
 BINS = 2000
-#: Without ``max_components`` the scan stops once the ICL rose this many orders in a row
-#: above its minimum (a full scan to ``MAX_ORDER`` otherwise).
+#: Without ``max_components`` the scan may stop once the ICL rose this many orders in a row
+#: above its minimum (see :func:`_settled`; a full scan to ``MAX_ORDER`` otherwise).
 PATIENCE = 5
+MIN_SCAN = 15
 #: EM iterations from each starting point before the best one is run to convergence.
 SHORT_RUN = 30
 _LOG_2PI = np.log(2 * np.pi)
@@ -177,10 +178,18 @@ def _evaluate(x: np.ndarray, means: np.ndarray, sd: float, weights: np.ndarray) 
     return ll, -2.0 * ll + 2 * len(means) * np.log(len(x)) + 2.0 * entropy, resp
 
 
-def _rising(icl: np.ndarray) -> bool:
-    """True when each of the last ``PATIENCE`` ICL values rose and all lie above the minimum."""
-    tail = icl[-PATIENCE - 1:]
-    return bool(np.all(np.diff(tail) > 0) and np.all(tail[1:] > icl.min()))
+def _settled(icl: np.ndarray) -> bool:
+    """Stop rule of the order scan: the ICL minimum lies at an order m ≥ 2, the scan has
+    reached max(2m, m + ``PATIENCE``, ``MIN_SCAN``), and the last ``PATIENCE`` values lie
+    above the minimum.
+
+    A minimum at one component is never trusted: data with many well-separated counts have
+    an ICL that first rises with the order (few components, each straddling several counts,
+    classify badly) before it falls to its true minimum.
+    """
+    best = int(np.argmin(icl)) + 1
+    return bool(best >= 2 and len(icl) >= max(2 * best, best + PATIENCE, MIN_SCAN)
+                and np.all(icl[-PATIENCE:] > icl[best - 1]))
 
 
 def fit_mixture(cross_sections: np.ndarray, *, max_components: int | None = None) -> MixtureFit:
@@ -196,9 +205,9 @@ def fit_mixture(cross_sections: np.ndarray, *, max_components: int | None = None
         Column cross-sections (any unit; Å² when normalised).
     max_components : int, optional
         Highest order tried; every order up to it is fitted. By default up to
-        ``min(50, n // 2)``, stopping early once the ICL has risen 5 orders in a row above
-        its minimum (the ICL curve of real data can have local minima: pass
-        ``max_components`` for a full scan).
+        ``min(50, n // 2)``, stopping early once the scan has passed twice the order of the
+        ICL minimum and at least 15 orders (see :func:`_settled`; the ICL curve of real
+        data can have local minima: pass ``max_components`` for a full scan).
 
     Returns
     -------
@@ -231,7 +240,7 @@ def fit_mixture(cross_sections: np.ndarray, *, max_components: int | None = None
         previous = means
         if best is None or icl[k - 1] < best[0]:
             best = (icl[k - 1], means, sd, weights, ll, resp)
-        elif max_components is None and k > PATIENCE and _rising(icl[:k]):
+        elif max_components is None and _settled(icl[:k]):
             icl = icl[:k]
             break
     _, means, sd, weights, ll, resp = best
