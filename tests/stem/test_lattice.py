@@ -6,7 +6,7 @@ import pytest
 
 from atomcount.crystals import get_element
 from atomcount.errors import AtomcountError
-from atomcount.stem.lattice import LatticeCheck, first_shell, first_shell_spacing, lattice_check
+from atomcount.stem.lattice import LatticeCheck, first_shell, first_shell_spacing, lattice_check, lattice_fraction
 
 
 def _centred_rectangle(a_x: float, a_y: float, n: int = 14) -> np.ndarray:
@@ -104,3 +104,22 @@ def test_bad_input_is_refused(kwargs, fragment):
 
 def test_no_columns_gives_none():
     assert lattice_check(np.empty((0, 2)), pixel_size=0.2, element="Au", zone="100") is None
+
+
+def test_lattice_fraction_separates_a_lattice_from_random_peaks():
+    rng = np.random.default_rng(9)
+    lattice = _au110(0.2, rng, jitter=0.05)
+    assert lattice_fraction(lattice) > 0.95
+    # random peaks with a hard-core distance, like noise maxima found with min_distance
+    points = rng.uniform(0, 400, size=(800, 2))
+    keep = [points[0]]
+    for p in points[1:]:
+        if np.min(np.linalg.norm(np.asarray(keep) - p, axis=1)) > 8:
+            keep.append(p)
+    assert lattice_fraction(np.asarray(keep)) < 0.5
+
+
+@pytest.mark.parametrize("positions, fragment", [(np.zeros((1, 2)), "n ≥ 2"), (np.full((5, 2), np.inf), "NaN")])
+def test_lattice_fraction_bad_input(positions, fragment):
+    with pytest.raises(AtomcountError, match=fragment):
+        lattice_fraction(positions)

@@ -203,3 +203,41 @@ def lattice_check(positions_px: np.ndarray, *, pixel_size: float, element: str,
                                    zone=z.strip("[]<> "), spacing_A=first, spacing_px=spacing_px,
                                    n_columns=len(pos), tolerance=float(tolerance)))
     return min(checks, key=lambda c: abs(np.log(c.stated / c.implied)))
+
+
+def lattice_fraction(positions_px: np.ndarray, *, tolerance: float = 0.1) -> float:
+    """Share of columns whose nearest neighbour sits at the common spacing (a lattice test).
+
+    Columns of a crystal have their nearest neighbour at nearly one distance; peaks found in
+    an image without a resolved lattice (noise, amorphous contrast) do not. On the real
+    images in ``../shared/real`` resolved particles give 0.8–1.0 and the HAADF image
+    without a lattice 0.25.
+
+    Parameters
+    ----------
+    positions_px : ndarray
+        ``(n, 2)`` peak positions (row, col) in pixels, n ≥ 2.
+    tolerance : float
+        Relative deviation from the median nearest-neighbour distance still counted as
+        "at the common spacing".
+
+    Returns
+    -------
+    float
+        Fraction (0–1) of peaks whose nearest-neighbour distance is within ``tolerance``
+        of the median one.
+
+    Examples
+    --------
+    >>> grid = np.argwhere(np.ones((10, 10))) * 5.0
+    >>> lattice_fraction(grid)
+    1.0
+    """
+    check_range("tolerance", tolerance, 0.0, 1.0)
+    pos = np.asarray(positions_px, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 2 or len(pos) < 2:
+        raise AtomcountError(f"peak positions must be an (n, 2) array with n ≥ 2, got shape {pos.shape}")
+    if not np.isfinite(pos).all():
+        raise AtomcountError("peak positions hold NaN or infinite values")
+    nn = cKDTree(pos).query(pos, k=2)[0][:, 1]
+    return float(np.mean(np.abs(nn / np.median(nn) - 1.0) <= tolerance))
