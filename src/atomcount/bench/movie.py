@@ -211,6 +211,30 @@ def speed(n_frames: int, seed: int) -> tuple[float, float]:
     return pipeline, alone
 
 
+def figure(folder: Path, seed: int, n_frames: int = 12) -> Path:
+    """The README figure: a hopping particle at 1e3 e⁻/Å² per frame, tracked and fused."""
+    import shutil
+
+    from atomcount.hrtem import exit_wave
+    from atomcount.movie.frames import open_movie
+    from atomcount.movie.run import MovieSettings, count_movie
+    from atomcount.particles import ParticleConfig, random_particle
+
+    rng = np.random.default_rng(seed)
+    cfg = ParticleConfig(zones=("110",), n_atoms=(400, 1200), max_tilt_deg=0.0, field_of_view=64.0)
+    particles = [random_particle(rng, cfg)]
+    particles += [_hopped(particles[-1], rng), _hopped(_hopped(particles[-1], rng), rng)]
+    third = n_frames // 3
+    frames, _ = _frames([exit_wave(p) for p in particles], [0] * third + [1] * third + [2] * (n_frames - 2 * third),
+                        1e3, rng)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "movie.npy", frames)
+        count_movie(open_movie(Path(tmp) / "movie.npy", pixel_size=0.25), Path(tmp) / "out",
+                    settings=MovieSettings(fuse=True), progress=False, log=lambda s: None)
+        return Path(shutil.copy(Path(tmp) / "out" / "movie" / "tracked_movie.png", folder / "tracked_movie.png"))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and write its BENCHMARKS.md section."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -218,6 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--speed-frames", type=int, default=10)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--figure", type=Path, default=Path("docs/figures/movie"),
+                    help="Folder for the README figure of a tracked movie.")
     args = ap.parse_args(argv)
     table, res = accuracy(args.particles, args.frames, args.seed)
     print(table, flush=True)
@@ -244,6 +270,7 @@ no figures): **{fps:.2f} frames/s**; `count_columns` alone {alone:.2f} frames/s 
     cmd = "python -m atomcount.bench.movie" + ("" if argv is None else " " + " ".join(argv))
     write_section("movie", "In-situ movies: fused vs single-frame counting, speed", body, cmd)
     print(body)
+    print(figure(args.figure, args.seed))
 
 
 if __name__ == "__main__":

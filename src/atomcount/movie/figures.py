@@ -46,15 +46,19 @@ def _draw_atoms(ax, timeseries: dict) -> None:
 
 
 def _kymograph_array(tracks: dict, n_frames: int, min_frames: int) -> np.ndarray:
-    ids, counts = np.unique(tracks["track"], return_counts=True)
-    keep = ids[counts >= min_frames]
-    rows = {t: i for i, t in enumerate(keep)}
-    grid = np.full((len(keep), n_frames), np.nan)
-    sel = np.isin(tracks["track"], keep)
-    grid[[rows[t] for t in tracks["track"][sel]], tracks["frame"][sel]] = _heights(tracks)[sel]
-    # order tracks by mean height then position, so the map reads as a histogram over time
-    mean = np.nanmean(grid, axis=1) if len(keep) else np.zeros(0)
-    return grid[np.argsort(-mean, kind="stable")]
+    """Heights (tracks × frames) of the tracks seen in ``min_frames`` frames or more, in raster
+    order of their mean position (rows of columns along y, then x), NaN where not detected."""
+    ids, inverse, counts = np.unique(tracks["track"], return_inverse=True, return_counts=True)
+    y = np.bincount(inverse, weights=tracks["y_A"]) / counts
+    x = np.bincount(inverse, weights=tracks["x_A"]) / counts
+    rows = np.full(len(ids), -1)
+    keep = np.flatnonzero(counts >= min_frames)
+    order = keep[np.lexsort((x[keep], np.round(y[keep])))]
+    rows[order] = np.arange(len(order))
+    grid = np.full((len(order), n_frames), np.nan)
+    sel = rows[inverse] >= 0
+    grid[rows[inverse][sel], tracks["frame"][sel]] = _heights(tracks)[sel]
+    return grid
 
 
 def _draw_kymograph(ax, fig, tracks: dict, n_frames: int) -> None:
@@ -62,7 +66,7 @@ def _draw_kymograph(ax, fig, tracks: dict, n_frames: int) -> None:
     im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis", vmin=1, vmax=15,
                    extent=(-0.5, n_frames - 0.5, len(grid) - 0.5, -0.5))
     ax.set_xlabel("frame")
-    ax.set_ylabel("track (tallest first)")
+    ax.set_ylabel("track (by position: y, then x)")
     fig.colorbar(im, ax=ax, label="atoms per column", shrink=0.8)
 
 
