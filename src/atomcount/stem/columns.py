@@ -36,7 +36,8 @@ def _noise_sd(image: np.ndarray) -> float:
 
 
 def find_columns(image: np.ndarray, *, pixel_size: float, min_distance: float | None = None,
-                 prominence: float = PROMINENCE) -> np.ndarray:
+                 prominence: float = PROMINENCE, noise_sd: np.ndarray | None = None,
+                 baseline: float | None = None) -> np.ndarray:
     """Find atomic columns as local maxima of the smoothed image, refined to sub-pixel.
 
     The image is smoothed with a Gaussian of 0.25 Å; a pixel is a candidate when it is the
@@ -63,6 +64,14 @@ def find_columns(image: np.ndarray, *, pixel_size: float, min_distance: float | 
         Smallest distance between columns (Å); 1.2 Å by default.
     prominence : float
         Required local contrast in noise standard deviations.
+    noise_sd : ndarray, optional
+        Standard deviation of each pixel's noise (image units), e.g. from a Poisson model;
+        by default one value for the whole image, from the median absolute deviation of its
+        high-pass residual (at least that value is used either way).
+    baseline : float, optional
+        Level the contrast of a peak is measured from; by default the smallest value of the
+        smoothed image within ``min_distance``. Give 0 for a fit residual, whose noise
+        differs from place to place so that a nearby minimum would inflate the contrast.
 
     Returns
     -------
@@ -84,13 +93,19 @@ def find_columns(image: np.ndarray, *, pixel_size: float, min_distance: float | 
     smooth = ndimage.gaussian_filter(img, s_px)
     delta = np.zeros((int(8 * s_px) | 1,) * 2)
     delta[delta.shape[0] // 2, delta.shape[1] // 2] = 1.0
-    noise = _noise_sd(img) * np.linalg.norm(ndimage.gaussian_filter(delta, s_px))
+    gain = np.linalg.norm(ndimage.gaussian_filter(delta, s_px))  # noise of the smoothed image per unit noise
     r_px = max(int(round(d_A / pixel_size)), 1)
     peaks = peak_local_max(smooth, min_distance=1, exclude_border=1)
     if len(peaks):
-        local_min = ndimage.minimum_filter(smooth, size=2 * r_px + 1)
+        noise = np.full(len(peaks), max(_noise_sd(img), np.finfo(float).tiny))
+        if noise_sd is not None:
+            noise = np.maximum(noise, np.broadcast_to(noise_sd, img.shape)[peaks[:, 0], peaks[:, 1]])
         height = smooth[peaks[:, 0], peaks[:, 1]]
-        keep = height - local_min[peaks[:, 0], peaks[:, 1]] > prominence * max(noise, np.finfo(float).tiny)
+        if baseline is None:
+            floor = ndimage.minimum_filter(smooth, size=2 * r_px + 1)[peaks[:, 0], peaks[:, 1]]
+        else:
+            floor = float(baseline)
+        keep = height - floor > prominence * gain * noise
         peaks = _thin(peaks[keep], height[keep], d_A / pixel_size)
     if not len(peaks):
         raise AtomcountError("no atomic columns found (image without resolved columns, too noisy, "
