@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "ppiscs-surrogate": "atomcount.bench.ppiscs_surrogate",
     "movie": "atomcount.bench.movie",
     "real-stem": "atomcount.bench.real_stem",
+    "stem-speed": "atomcount.bench.stem_speed",
 }
 
 
