@@ -22,8 +22,10 @@ Fast model (:func:`simulate_fast`)
     peak would hide it. The image is built in Fourier space on a grid fine enough to hold
     the band limit (then sampled at ``pixel_size``), so the grid sum is the integral.
 Exact model (:func:`simulate_exact`)
-    abTEM frozen-phonon multislice with a scanned probe and an annular detector; slow on
-    a CPU, meant for small particles (tens of atoms) and checks of the fast model.
+    abTEM frozen-phonon multislice (PRISM: the plane waves inside the aperture propagated
+    once per phonon configuration, then summed into a probe at every scan position, which
+    for a periodic cell without interpolation equals a direct probe scan) and an annular
+    detector; minutes on a CPU for tens of atoms, meant for checks of the fast model.
 Noise (:func:`add_dose`)
     A dose D (e⁻/Å²) puts D·Δx² electrons on each pixel; the detector counts are
     Poisson(D·Δx²·I) and the normalised image is counts / (D·Δx²).
@@ -209,7 +211,7 @@ def _check_particle(particle: Particle, pixel_size: float) -> None:
 def simulate_fast(particle: Particle, *, pixel_size: float = 0.2, dose: float | None = None,
                   voltage: float = 300.0, convergence: float = 21.0, inner: float = 46.0, outer: float = 190.0,
                   rmsd: float = 0.085, source_size: float = 0.5, background: float = 0.0, jitter: float = 0.0,
-                  seed: int | np.random.Generator | None = 0, ppiscs_source: str | None = None) -> StemImage:
+                  seed: int | list[int] | np.random.Generator | None = 0, ppiscs_source: str | None = None) -> StemImage:
     """Fast ADF-STEM image of a particle: library cross-sections spread over the probe.
 
     Parameters
@@ -235,8 +237,9 @@ def simulate_fast(particle: Particle, *, pixel_size: float = 0.2, dose: float | 
         Constant fraction of the beam on the detector everywhere (a support film), ≥ 0.
     jitter : float
         Scan-line jitter (Å, standard deviation of each line's x shift); 0 for none.
-    seed : int or Generator, optional
-        Randomness of the noise and jitter; the same seed gives the same image.
+    seed : int, list of int or Generator, optional
+        Randomness of the noise and jitter (any :func:`numpy.random.default_rng` seed); the
+        same seed gives the same image.
     ppiscs_source : str, optional
         ``"surrogate"`` or ``"library"`` for :func:`atomcount.ppiscs_curve` (default: its default).
 
@@ -268,7 +271,7 @@ def simulate_fast(particle: Particle, *, pixel_size: float = 0.2, dose: float | 
 
 def simulate_exact(particle: Particle, *, pixel_size: float = 0.2, dose: float | None = None,
                    voltage: float = 300.0, convergence: float = 21.0, inner: float = 46.0, outer: float = 190.0,
-                   rmsd: float = 0.085, num_configs: int = 4, sampling: float = 0.04, seed: int = 0,
+                   rmsd: float = 0.085, num_configs: int = 4, sampling: float = 0.03, seed: int = 0,
                    threads: int = 1) -> StemImage:
     """ADF-STEM image of a particle by abTEM frozen-phonon multislice with a scanned probe.
 
@@ -321,10 +324,14 @@ def simulate_exact(particle: Particle, *, pixel_size: float = 0.2, dose: float |
         phonons = abtem.FrozenPhonons(atoms, num_configs=num_configs, sigmas=rmsd, seed=seed)
         potential = abtem.Potential(phonons, sampling=sampling, slice_thickness=float(dz),
                                     projection="infinite", parametrization="lobato")
-        probe = abtem.Probe(semiangle_cutoff=convergence, soft=False, energy=voltage * 1e3)
+        # PRISM: the plane waves inside the aperture, propagated once, serve every probe position;
+        # interpolation 1 keeps the whole periodic cell, so the probe is that of a direct scan
+        s_matrix = abtem.SMatrix(potential=potential, semiangle_cutoff=convergence, energy=voltage * 1e3,
+                                 interpolation=1)
         scan = abtem.GridScan(start=(0.0, 0.0), end=(shape[1] * pixel_size, shape[0] * pixel_size),
                               gpts=(shape[1], shape[0]), endpoint=False)
-        measured = probe.scan(potential, scan=scan, detectors=abtem.AnnularDetector(inner=inner, outer=outer))
+        measured = s_matrix.scan(scan=scan, detectors=abtem.AnnularDetector(inner=inner, outer=outer), lazy=True)
+        measured = measured.compute(scheduler="synchronous")  # one chunk at a time: bounded memory
         image = np.asarray(measured.to_cpu().array, dtype=np.float64).T  # abTEM (x, y) -> (y, x)
     if dose is not None:
         image = add_dose(image, dose=dose, pixel_size=pixel_size, rng=np.random.default_rng([seed, 1]))
