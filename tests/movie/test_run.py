@@ -138,3 +138,22 @@ def test_overlay_movie_and_figures(movie_npy, tmp_path):
     assert all(p.stat().st_size > 1000 for p in report.files if p.suffix in (".png", ".gif"))
     with pytest.raises(AtomcountError):
         count_movie(open_movie(movie_npy, pixel_size=0.25), tmp_path, overlay_movie="avi")
+
+
+def test_memory_does_not_grow_with_the_movie(tmp_path):
+    """Peak traced memory of counting 40 frames ≈ that of 8: frames are streamed, not loaded."""
+    import tracemalloc
+
+    from atomcount.movie.run import count_frames
+
+    peaks = {}
+    for n in (8, 40):
+        path = tmp_path / f"m{n}.npy"
+        np.save(path, np.tile(synthetic_movie(4, size=128), (n // 4, 1, 1)))
+        source = open_movie(path, pixel_size=0.25)
+        tracemalloc.start()
+        count_frames(source, tmp_path / f"out{n}", SETTINGS, progress=False, log=lambda s: None)
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    movie_bytes = 40 * 128 * 128 * 4
+    assert peaks[40] - peaks[8] < 0.25 * movie_bytes, peaks

@@ -154,7 +154,8 @@ def _reader(source: FrameSource, todo: list[int], q: queue.Queue, stop: threadin
 
 
 def _writer(q: queue.Queue, errors: list) -> None:
-    """Write frames from ``q`` until None; after an error, drain without writing."""
+    """Write frames from ``q`` until None; after an error, record it and drain without writing
+    (so the counting thread never blocks on a full queue)."""
     from atomcount.io.results import write_columns_csv, write_summary_json
 
     while (job := q.get()) is not None:
@@ -168,6 +169,8 @@ def _writer(q: queue.Queue, errors: list) -> None:
         except OSError as exc:
             errors.append(AtomcountError(f"cannot write {d}: {exc.strerror or exc}; "
                                          "fix it and rerun: completed frames are kept"))
+        except Exception as exc:  # raised by the counting thread; the writer keeps draining
+            errors.append(exc)
 
 
 def count_frames(source: FrameSource, out: Path, settings: MovieSettings, *, force: bool = False,
@@ -190,7 +193,7 @@ def count_frames(source: FrameSource, out: Path, settings: MovieSettings, *, for
     q_in: queue.Queue = queue.Queue(QUEUE)
     q_out: queue.Queue = queue.Queue(QUEUE)
     stop = threading.Event()
-    errors: list[AtomcountError] = []
+    errors: list[Exception] = []
     reader = threading.Thread(target=_reader, args=(source, todo, q_in, stop), daemon=True)
     writer = threading.Thread(target=_writer, args=(q_out, errors), daemon=True)
     reader.start()
