@@ -149,7 +149,7 @@ def test_lazy_exports():
 
 def test_thin_column_between_thick_ones_is_recovered_from_the_residual():
     """A 1-atom column amid 30-atom ones is no local maximum of the image (peak finding
-    misses it); count_stem finds it as a peak of the fit residual and counts it."""
+    misses it); with recover_missed, count_stem finds it as a peak of the fit residual."""
     from atomcount.stem.columns import find_columns
     from atomcount.stem.cross_sections import gaussian_image
 
@@ -165,7 +165,8 @@ def test_thin_column_between_thick_ones_is_recovered_from_the_residual():
     image = rng.poisson(clean * 4000) / 4000
     i, d = match(find_columns(image, pixel_size=0.2), pos)
     assert d[centre] > 2  # missed by peak finding
-    res = count_stem(image, pixel_size=0.2, normalised=True, method="library", **AU)
+    assert len(count_stem(image, pixel_size=0.2, normalised=True)) == len(pos) - 1  # off by default
+    res = count_stem(image, pixel_size=0.2, normalised=True, method="library", recover_missed=True, **AU)
     i, d = match(np.column_stack([res.y_px, res.x_px]), pos)
     assert len(res) == len(pos) and d.max() < 0.5  # px; the thin column's position is the noisiest
     assert res.count[i[centre]] == 1

@@ -26,13 +26,23 @@ def _noise_sd(image: np.ndarray) -> float:
 
     The residual ``image − G*image`` of white noise of variance s² has variance
     s²·‖δ − g‖²; dividing by ‖δ − g‖ (computed from the kernel) makes the estimate exact
-    for white noise. Smooth structure (the columns) contributes little to the MAD.
+    for white noise. Smooth structure (the columns) contributes little to the MAD; constant
+    patches are left out.
     """
-    residual = image - ndimage.gaussian_filter(image, 1.0)
+    residual = (image - ndimage.gaussian_filter(image, 1.0))[_textured(image)]
+    if not residual.size:
+        return 0.0
     delta = np.zeros((17, 17))
     delta[8, 8] = 1.0
     gain = np.linalg.norm(delta - ndimage.gaussian_filter(delta, 1.0))
     return float(1.4826 * np.median(np.abs(residual - np.median(residual))) / gain)
+
+
+def _textured(image: np.ndarray) -> np.ndarray:
+    """Pixels not inside a constant patch: a region set to a constant (vacuum masked to 0 by
+    hand, saturation) holds no noise and would drag the median absolute deviation to 0."""
+    flat = (ndimage.maximum_filter(image, size=3) == ndimage.minimum_filter(image, size=3))
+    return ~flat
 
 
 def find_columns(image: np.ndarray, *, pixel_size: float, min_distance: float | None = None,
