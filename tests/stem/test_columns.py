@@ -54,3 +54,12 @@ def test_bad_min_distance():
     image, _, _ = lattice_image(side=3)
     with pytest.raises(AtomcountError, match="min_distance"):
         find_columns(image, pixel_size=0.2, min_distance=0)
+
+
+def test_noise_estimate_ignores_masked_vacuum():
+    """Half the image set to exactly 0 (vacuum masked by hand) must not drag the noise to 0."""
+    from atomcount.stem.columns import _noise_sd
+
+    image = np.random.default_rng(4).normal(0.0, 1.0, (128, 128))
+    image[:, :64] = 0.0
+    assert _noise_sd(image) == pytest.approx(1.0, rel=0.1)

@@ -58,23 +58,32 @@ def run_case(n_columns: int, max_count: int, seed: int) -> dict:
     from atomcount.stem.mixture import fit_mixture
 
     image, truth, counts = lattice(n_columns, max_count, seed)
-    t0 = time.perf_counter()
+    clocks = [(time.perf_counter(), time.process_time())]
+
+    def tick() -> None:
+        clocks.append((time.perf_counter(), time.process_time()))
+
     pos = find_columns(image, pixel_size=PIXEL_SIZE)
-    t1 = time.perf_counter()
+    tick()
     fit = fit_gaussians(image, pos, pixel_size=PIXEL_SIZE)
-    t2 = time.perf_counter()
+    tick()
     fit_mixture(fit.volume)
-    t3 = time.perf_counter()
+    tick()
     stats = count_stem(image, pixel_size=PIXEL_SIZE, normalised=True)
-    t4 = time.perf_counter()
+    tick()
     lib = count_stem(image, pixel_size=PIXEL_SIZE, normalised=True, method="library", **AU)
-    t5 = time.perf_counter()
+    tick()
+    recovered = count_stem(image, pixel_size=PIXEL_SIZE, normalised=True, method="library", recover_missed=True, **AU)
+    tick()
+    wall, cpu = (np.diff([c[k] for c in clocks]) for k in (0, 1))
     curve = ppiscs_curve(AU["element"], AU["zone"], AU["voltage"], AU["convergence"], AU["inner"], AU["outer"], AU["rmsd"])
+    names = ("find", "fit", "mixture", "statistics", "library", "recovered")
     return {
         "columns": n_columns, "max_count": max_count, "image_px": image.shape[0],
-        "find_s": t1 - t0, "fit_s": t2 - t1, "mixture_s": t3 - t2, "statistics_s": t4 - t3, "library_s": t5 - t4,
-        "found": len(pos), "components": stats.n_components,
+        **{f"{k}_s": float(w) for k, w in zip(names, wall)}, **{f"{k}_cpu_s": float(c) for k, c in zip(names, cpu)},
+        "found": len(pos), "found_recovered": len(recovered), "components": stats.n_components,
         "exact_statistics": _exact(stats, truth, counts)[0], "exact_library": _exact(lib, truth, counts)[0],
+        "exact_recovered": _exact(recovered, truth, counts)[0],
         "predicted_error": counting_error_probability(curve, DOSE, max_count),
     }
 
@@ -91,24 +100,33 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for n, k in ((1000, 10), (8000, 30)):
         r = run_case(n, k, args.seed)
-        ok = "met" if r["statistics_s"] <= targets[n] and r["library_s"] <= targets[n] else "**missed**"
+        ok = "met" if max(r["statistics_s"], r["library_s"]) <= targets[n] else "**missed**"
         print(r, flush=True)
         rows.append(
             f"| {n} ({r['image_px']}² px, 1–{k} atoms) | {r['find_s']:.2f} | {r['fit_s']:.1f} | {r['mixture_s']:.1f} "
-            f"| {r['statistics_s']:.1f} | {r['library_s']:.1f} | ≤ {targets[n]:.0f} s: {ok} | {r['found']} | "
-            f"{r['components']} | {r['exact_statistics']:.3f} | {r['exact_library']:.3f} | {1 - r['predicted_error']:.3f} |")
+            f"| {r['statistics_s']:.1f} ({r['statistics_cpu_s']:.1f}) | {r['library_s']:.1f} ({r['library_cpu_s']:.1f}) "
+            f"| ≤ {targets[n]:.0f} s: {ok} | {r['found']} | {r['components']} | {r['exact_statistics']:.3f} "
+            f"| {r['exact_library']:.3f} | {r['recovered_s']:.1f}: {r['found_recovered']}, {r['exact_recovered']:.3f} "
+            f"| {1 - r['predicted_error']:.3f} |")
     body = (
         "Synthetic Au [100] lattices (0.2 Å/px, Gaussian columns σ 0.45 Å with the surrogate's PPISCS "
-        "for 300 kV, α 21 mrad, 46–190 mrad), Poisson noise at 1e5 e⁻/Å². Times in seconds: peak finding, "
-        "Gaussian fit (shared width, positions, background), mixture + ICL scan, and the whole `count_stem` "
-        "for the statistics and library routes (each end to end, peaks and fit included). "
-        "*exact* = true columns found within 1 Å with the right count; *predicted* = 1 − probability of "
-        "error of the PPISCS model at that dose for counts 1…K (an ideal estimator).\n\n"
+        "for 300 kV, α 21 mrad, 46–190 mrad, random count per column), Poisson noise at 1e5 e⁻/Å². "
+        "Wall-clock seconds (CPU seconds in brackets: the machine was shared, see the load average): "
+        "peak finding, Gaussian fit (shared width, positions, background), mixture + ICL scan, and the "
+        "whole `count_stem` for the statistics and library routes (each end to end, peaks and fit "
+        "included), and the library route with `recover_missed=True` (time: columns, exact). "
+        "*exact* = true columns found within 1 Å with the right count; *predicted* = 1 − probability "
+        "of error of the PPISCS model at that dose for counts 1…K (an ideal estimator).\n\n"
         "| columns | find | fit | mixture | statistics total | library total | target | found | ICL order "
-        "| exact (statistics) | exact (library) | predicted |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| exact (statistics) | exact (library) | recovered | predicted |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         + "\n".join(rows)
-        + "\n\nSingle-atom columns beside much thicker ones are the ones peak finding misses "
-        "(`find_columns` trades them against false peaks in noise); pass `positions=` to count them."
+        + "\n\nWith random counts, single-atom columns sit beside columns of up to 30 atoms; their peak is "
+        "then no local maximum and peak finding misses them. `recover_missed` finds them in the fit "
+        "residual; it is off by default because on the real PtIr image it adds columns at the particle "
+        "edge, where the Gaussian model does not fit. The statistics route numbers components from "
+        "round(μ₁/(μ₂ − μ₁)) atoms: when the thinnest columns are missed, that guess is off by one for "
+        "Au (σ(n)/Δσ(n) ≈ n − 0.5), so every count is — use the library or hybrid route for absolute counts."
     )
     if not args.no_write:
         write_section("stem-speed", "ADF-STEM counting speed (1000 and 8000 columns)", body,
