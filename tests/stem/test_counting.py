@@ -108,6 +108,8 @@ def test_normalisation_closed_form_and_detector_map():
     ({"method": "magic"}, "method must be"),
     ({"cross_section": "disc"}, "cross_section must be"),
     ({"positions": np.zeros((3, 3))}, "x, y in Å"),
+    ({"positions": np.array([[10.0, 10.0]])}, "at least two columns"),
+    ({"positions": np.array([[10.0, 10.0], [900.0, 10.0]])}, "outside"),
 ])
 def test_bad_settings(au_image, kwargs, message):
     image, _, _ = au_image

@@ -120,8 +120,9 @@ class StemCountResult:
                                   "same count. Use the library or hybrid route, or look at the ICL curve.")
         if self.reference is not None:
             lib = self.reference.values
+            half_step = 0.5 * abs(lib[-1] - lib[-2]) if len(lib) > 1 else 0.0
             out["library"] = {"source": self.reference.source, "values_A2": lib,
-                              "columns_beyond_library": int(np.sum(self.cross_section > lib.max() + self.mixture.width))}
+                              "columns_beyond_library": int(np.sum(self.cross_section > lib.max() + half_step))}
         return out
 
 
@@ -184,7 +185,9 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
     method : {"statistics", "library", "hybrid"}
         Counts from an equal-width Gaussian mixture of the cross-sections with its order
         chosen by ICL (no simulation; works on raw images), from the nearest reference
-        cross-section, or from a mixture whose means are the reference cross-sections.
+        cross-section, or from a mixture whose means are the reference cross-sections and
+        whose weights and width are fitted. The library route's probabilities use that
+        fitted width as the spread of a column's cross-section, with equal priors.
     normalised : bool
         The image is already in units of the incident beam.
     black_level, vacuum_level : float, optional
@@ -261,11 +264,13 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         if mixture.order > 1:
             offset = max(1, int(round(mixture.means[0] / (mixture.means[1] - mixture.means[0]))))
         count, prob = mixture.labels + offset, mixture.probability
-    elif method == "library":
-        count, prob = assign_library(xs, reference.values, mixture.width)
     else:
-        hybrid = fit_library_mixture(xs, reference.values)
-        count, prob = hybrid.labels + 1, hybrid.probability
+        # the spread of the cross-sections about the reference values (maximum likelihood)
+        anchored = fit_library_mixture(xs, reference.values)
+        if method == "library":
+            count, prob = assign_library(xs, reference.values, anchored.width)
+        else:
+            count, prob = anchored.labels + 1, anchored.probability
     return StemCountResult(
         x_px=rc[:, 1], y_px=rc[:, 0], x_A=rc[:, 1] * ps, y_A=rc[:, 0] * ps, cross_section=xs,
         count=np.asarray(count, dtype=int), probability=prob, pixel_size=ps, method=method,
