@@ -44,3 +44,17 @@ def test_sign_convention_columns_move_with_the_drift():
     ref = prepare_reference(img, pixel_size=PS)
     dx, dy = measure_drift(ref, np.roll(img, 4, axis=1), pixel_size=PS)   # content 4 px to +x
     assert dx == pytest.approx(1.0, abs=0.02) and dy == pytest.approx(0.0, abs=0.02)
+
+
+def test_aligned_mean_of_noisy_drifting_frames_beats_one_frame():
+    from atomcount.movie.drift import remove_drift
+
+    rng = np.random.default_rng(2)
+    base = _lattice()
+    truth = np.cumsum(rng.normal(0, 0.4, size=(10, 2)), axis=0)
+    truth[0] = 0
+    frames = [rng.poisson((1 + _shift(base, dx, dy)) * 1e2 * PS**2).astype(float) for dx, dy in truth]
+    ref = prepare_reference(frames[0], pixel_size=PS)
+    mean = np.mean([remove_drift(f, measure_drift(ref, f, pixel_size=PS), pixel_size=PS) for f in frames], axis=0)
+    corr = [np.corrcoef(base.ravel(), img.ravel())[0, 1] for img in (frames[0], mean)]
+    assert corr[1] > corr[0] + 0.2   # ten frames: ~√10 less noise

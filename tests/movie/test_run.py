@@ -157,3 +157,16 @@ def test_memory_does_not_grow_with_the_movie(tmp_path):
         tracemalloc.stop()
     movie_bytes = 40 * 128 * 128 * 4
     assert peaks[40] - peaks[8] < 0.25 * movie_bytes, peaks
+
+
+def test_average_blocks_count_the_aligned_mean(movie_npy, tmp_path):
+    settings = MovieSettings(min_cluster=0, average=4)
+    count_movie(open_movie(movie_npy, pixel_size=0.25), tmp_path, settings=settings, progress=False,
+                figures=False, log=lambda s: None)
+    blocks = np.genfromtxt(tmp_path / "movie" / "blocks.csv", delimiter=",", names=True)
+    assert blocks["first_frame"].tolist() == [0, 4] and blocks["last_frame"].tolist() == [3, 5]
+    for b in range(2):
+        cols = np.genfromtxt(tmp_path / "movie" / "average" / f"{b:05d}" / "columns.csv", delimiter=",", names=True)
+        assert len(cols) == blocks["columns"][b] and cols["height"].sum() == blocks["total_atoms"][b]
+    with pytest.raises(AtomcountError, match="--average"):
+        count_movie(open_movie(movie_npy, pixel_size=0.25), tmp_path, settings=MovieSettings(average=7))

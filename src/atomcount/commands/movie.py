@@ -24,12 +24,14 @@ import click
 @click.option("--fuse", is_flag=True, help="Fuse each track's heights over time (hidden Markov model).")
 @click.option("--rate", type=float, default=0.02, show_default=True,
               help="Fusion: probability per frame that a column gains or loses an atom.")
+@click.option("--average", type=int, default=0, show_default=True,
+              help="Also count the drift-aligned mean of each block of N frames (N× the dose; static particles).")
 @click.option("--force", is_flag=True, help="Recount frames already counted with the same settings.")
 @click.option("--overlay-movie", type=click.Choice(["gif", "mp4"]), default=None,
               help="Also write the frames with their tracked columns as an animation.")
 @click.option("--no-figures", is_flag=True, help="Skip atoms_vs_time.png, kymograph.png, tracked_movie.png.")
 def movie(movie, pixel_size, frame_time, out, head, model_path, device, min_cluster, max_distance, fuse, rate,
-          force, overlay_movie, no_figures) -> None:
+          average, force, overlay_movie, no_figures) -> None:
     """Count the atoms of every column in every frame of MOVIE and follow the columns in time.
 
     MOVIE is one stack (.npy memory-mapped, .tif, .dm3/.dm4/.emd/.mrc/.ser read lazily),
@@ -38,7 +40,8 @@ def movie(movie, pixel_size, frame_time, out, head, model_path, device, min_clus
     the frames already counted with the same model and settings.
 
     Writes frames/NNNNN/{columns.csv,summary.json} and movie/{timeseries.csv,tracks.csv,
-    atoms_vs_time.png,kymograph.png,tracked_movie.png}.
+    atoms_vs_time.png,kymograph.png,tracked_movie.png}; with --average N also movie/blocks.csv
+    and movie/average/NNNNN/.
     """
     from atomcount.errors import check_range
     from atomcount.movie.frames import open_movie
@@ -49,7 +52,7 @@ def movie(movie, pixel_size, frame_time, out, head, model_path, device, min_clus
     click.echo(f"{source.name}: {len(source)} frames of {source.shape[0]}×{source.shape[1]} px "
                f"at {source.pixel_size:g} Å/px")
     settings = MovieSettings(head=head, model=model_path, device=device, min_cluster=min_cluster,
-                             max_distance=max_distance, fuse=fuse, rate=rate)
+                             max_distance=max_distance, fuse=fuse, rate=rate, average=average)
     report = count_movie(source, out, settings=settings, force=force, overlay_movie=overlay_movie,
                          figures=not no_figures, log=click.echo)
     click.echo(f"{report.counted} frames counted, {report.skipped} skipped, {report.tracks} tracks -> {out}/movie")

@@ -8,7 +8,8 @@ cross-correlation, sub-pixel by upsampling), which stays reliable at the 1e2 e�
 frame of in-situ work where the whitened (phase) correlation is dominated by shot noise.
 
 Drift is removed from the column positions, not from the images: the network counts the
-frames as recorded, and linking works in reference coordinates.
+frames as recorded, and linking works in reference coordinates. :func:`remove_drift` shifts
+a frame back to the reference for averaging.
 """
 from __future__ import annotations
 
@@ -67,3 +68,26 @@ def measure_drift(reference: np.ndarray, frame: np.ndarray, *, pixel_size: float
     shift, _, _ = phase_cross_correlation(reference, moving, upsample_factor=UPSAMPLE, normalization=None)
     # ``shift`` registers ``moving`` onto the reference: the content moved by −shift
     return -float(shift[1]) * pixel_size, -float(shift[0]) * pixel_size
+
+
+def remove_drift(frame: np.ndarray, drift: tuple[float, float], *, pixel_size: float) -> np.ndarray:
+    """``frame`` shifted back by ``drift`` (Å) onto the reference (Fourier shift, periodic edges).
+
+    Parameters
+    ----------
+    frame : ndarray, 2-D
+        Image.
+    drift : tuple of float
+        (dx, dy) from :func:`measure_drift` (Å).
+    pixel_size : float
+        Pixel size (Å/px).
+
+    Examples
+    --------
+    >>> a = np.zeros((8, 8)); a[2, 3] = 1
+    >>> np.unravel_index(remove_drift(np.roll(a, 1, axis=1), (0.25, 0.0), pixel_size=0.25).argmax(), a.shape)
+    (np.int64(2), np.int64(3))
+    """
+    dx, dy = drift
+    shifted = ndimage.fourier_shift(np.fft.rfft2(frame), (-dy / pixel_size, -dx / pixel_size), n=frame.shape[1])
+    return np.fft.irfft2(shifted, s=frame.shape).astype(np.float32)

@@ -35,11 +35,14 @@ def _time_axis(timeseries: dict) -> tuple[np.ndarray, str]:
     return (t, "time (s)") if np.isfinite(t).all() and len(t) else (timeseries["frame"], "frame")
 
 
-def _draw_atoms(ax, timeseries: dict) -> None:
+def _draw_atoms(ax, timeseries: dict, blocks: dict | None) -> None:
     t, label = _time_axis(timeseries)
     ax.plot(t, timeseries["total_atoms"], ".-", lw=0.8, ms=3, color="0.6", label="single frames")
     if "total_atoms_fused" in timeseries:
         ax.plot(t, timeseries["total_atoms_fused"], "-", lw=1.5, color="C0", label="fused (HMM)")
+    if blocks is not None:
+        for i, (a, b, n) in enumerate(zip(blocks["first_frame"], blocks["last_frame"], blocks["total_atoms"])):
+            ax.plot([t[a], t[b]], [n, n], "-", lw=2.5, color="C1", label="aligned mean of a block" if i == 0 else None)
     ax.set_xlabel(label)
     ax.set_ylabel("atoms")
     ax.legend(frameon=False, fontsize=8)
@@ -79,7 +82,8 @@ def _draw_frame(ax, image: np.ndarray, tracks: dict, k: int, drift: tuple[float,
     ax.set_axis_off()
 
 
-def movie_figures(source: FrameSource, timeseries: dict, tracks: dict, folder: Path) -> list[Path]:
+def movie_figures(source: FrameSource, timeseries: dict, tracks: dict, folder: Path, *,
+                  blocks: dict | None = None) -> list[Path]:
     """Write atoms_vs_time.png, kymograph.png and tracked_movie.png (frame 0, atoms, kymograph).
 
     Parameters
@@ -90,12 +94,14 @@ def movie_figures(source: FrameSource, timeseries: dict, tracks: dict, folder: P
         Tables from :func:`atomcount.movie.run.track_movie`.
     folder : Path
         Output folder.
+    blocks : dict of str to ndarray, optional
+        Counts of block means (:func:`atomcount.movie.run.average_blocks`), drawn as steps.
     """
     plt = _plt()
     n = len(timeseries["frame"])
     out = []
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    _draw_atoms(ax, timeseries)
+    _draw_atoms(ax, timeseries, blocks)
     fig.tight_layout()
     out.append(_save(fig, folder / "atoms_vs_time.png", dpi=110))
     plt.close(fig)
@@ -108,7 +114,7 @@ def movie_figures(source: FrameSource, timeseries: dict, tracks: dict, folder: P
     d0 = (timeseries["drift_x_A"][0], timeseries["drift_y_A"][0])
     _draw_frame(axes[0], source.frame(0), tracks, 0, d0, source.pixel_size)
     axes[0].set_title("frame 0, tracked columns")
-    _draw_atoms(axes[1], timeseries)
+    _draw_atoms(axes[1], timeseries, blocks)
     axes[1].set_title("atoms vs time")
     _draw_kymograph(axes[2], fig, tracks, n)
     axes[2].set_title("height per track")

@@ -6,6 +6,8 @@ Output folder layout::
     OUT/frames/00000/summary.json   the frame's counts, drift and manifest (written last)
     OUT/movie/timeseries.csv        frame, time_s, drift_x_A, drift_y_A, columns, total_atoms[, total_atoms_fused]
     OUT/movie/tracks.csv            track, frame, time_s, x_A, y_A, height, probability[, fused columns]
+    OUT/movie/blocks.csv            with --average N: block, first_frame, last_frame, time_s, columns, total_atoms
+    OUT/movie/average/00000/        columns.csv, summary.json of each block's drift-aligned mean
     OUT/movie/atoms_vs_time.png, kymograph.png, tracked_movie.png[, overlay.gif|mp4]
 
 A frame is done when its ``summary.json`` exists and records the same settings hash (model
@@ -63,6 +65,9 @@ class MovieSettings:
         Fuse heights over time with the per-track hidden Markov model.
     rate : float
         Probability per frame that a column gains or loses an atom (fusion).
+    average : int
+        Also count the drift-aligned mean of each block of this many frames (0: off). For
+        a static particle it is N× the dose in one image.
     """
 
     head: str = "classification"
@@ -73,6 +78,7 @@ class MovieSettings:
     memory: int = MEMORY
     fuse: bool = False
     rate: float = RATE
+    average: int = 0
 
 
 @dataclass
@@ -284,6 +290,43 @@ def track_movie(source: FrameSource, out: Path, settings: MovieSettings) -> tupl
     return timeseries, tracks
 
 
+def average_blocks(source: FrameSource, timeseries: dict, out: Path, settings: MovieSettings) -> dict:
+    """Count the drift-aligned mean of each block of ``settings.average`` frames; write blocks.csv.
+
+    Positions are in the first frame's coordinates, as in tracks.csv. Frames are read again,
+    one at a time.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The blocks table.
+    """
+    from atomcount.analysis.count import count_columns
+    from atomcount.io.results import write_columns_csv, write_summary_json
+
+    n, size = len(source), settings.average
+    rows: dict[str, list] = {k: [] for k in ("block", "first_frame", "last_frame", "time_s", "columns", "total_atoms")}
+    for b, first in enumerate(range(0, n, size)):
+        last = min(first + size, n) - 1
+        total = np.zeros(source.shape, np.float64)
+        for k in range(first, last + 1):
+            drift = (timeseries["drift_x_A"][k], timeseries["drift_y_A"][k])
+            total += drift_mod.remove_drift(source.frame(k), drift, pixel_size=source.pixel_size)
+        res = count_columns(total / (last - first + 1), source.pixel_size, head=settings.head, model=settings.model,
+                            device=settings.device, min_cluster=settings.min_cluster)
+        d = out / "movie" / "average" / f"{b:05d}"
+        d.mkdir(parents=True, exist_ok=True)
+        write_columns_csv(d / "columns.csv", res.table())
+        write_summary_json(d / "summary.json", res.summary() | {"first_frame": first, "last_frame": last})
+        for key, value in zip(rows, (b, first, last, np.nanmean(timeseries["time_s"][first:last + 1])
+                                     if np.isfinite(timeseries["time_s"][first:last + 1]).any() else np.nan,
+                                     len(res), res.total_atoms)):
+            rows[key].append(value)
+    blocks = {k: np.asarray(v) for k, v in rows.items()}
+    write_columns_csv(out / "movie" / "blocks.csv", blocks)
+    return blocks
+
+
 def count_movie(source: FrameSource, out, *, settings: MovieSettings = MovieSettings(), force: bool = False,
                 progress: bool = True, overlay_movie: str | None = None, figures: bool = True,
                 log: Callable[[str], None] = print) -> MovieReport:
@@ -316,6 +359,8 @@ def count_movie(source: FrameSource, out, *, settings: MovieSettings = MovieSett
 
     if settings.head not in ("classification", "regression"):
         raise AtomcountError(f"head must be 'classification' or 'regression', not {settings.head!r}")
+    if not 0 <= settings.average <= len(source):
+        raise AtomcountError(f"--average must be 0 (off) or a block of 1…{len(source)} frames, not {settings.average}")
     if overlay_movie not in (None, "gif", "mp4"):
         raise AtomcountError(f"overlay movie format must be gif or mp4, not {overlay_movie!r}")
     out = Path(out)
@@ -323,8 +368,12 @@ def count_movie(source: FrameSource, out, *, settings: MovieSettings = MovieSett
     try:
         timeseries, tracks = track_movie(source, out, settings)
         files = [out / "movie" / "timeseries.csv", out / "movie" / "tracks.csv"]
+        blocks = None
+        if settings.average:
+            blocks = average_blocks(source, timeseries, out, settings)
+            files.append(out / "movie" / "blocks.csv")
         if figures:
-            files += fig.movie_figures(source, timeseries, tracks, out / "movie")
+            files += fig.movie_figures(source, timeseries, tracks, out / "movie", blocks=blocks)
         if overlay_movie:
             files.append(fig.overlay_movie(source, timeseries, tracks, out / "movie" / f"overlay.{overlay_movie}"))
     except OSError as exc:
