@@ -175,7 +175,7 @@ def _writer(q: queue.Queue, errors: list) -> None:
         except OSError as exc:
             errors.append(AtomcountError(f"cannot write {d}: {exc.strerror or exc}; "
                                          "fix it and rerun: completed frames are kept"))
-        except Exception as exc:  # raised by the counting thread; the writer keeps draining
+        except Exception as exc:  # handed to the counting thread, which raises it
             errors.append(exc)
 
 
