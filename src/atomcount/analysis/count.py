@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from atomcount.analysis.focus import Z_REFUSE, focus_sign
 from atomcount.analysis.readout import MIN_CLUSTER
 from atomcount.errors import AtomcountError
 
@@ -62,6 +63,8 @@ class CountResult:
     model: str
     height_map: np.ndarray | None = field(default=None, repr=False)
     probabilities: np.ndarray | None = field(default=None, repr=False)
+    focus_sign: str = "unchecked"
+    focus_z: float = float("nan")
 
     def __len__(self) -> int:
         return len(self.height)
@@ -82,7 +85,9 @@ class CountResult:
         return {"columns": len(self), "total_atoms": self.total_atoms,
                 "height_histogram": {str(h + 1): int(c) for h, c in enumerate(hist) if c},
                 "mean_confidence": float(self.confidence.mean()) if len(self) else None,
-                "pixel_size_A": self.pixel_size, "head": self.head, "model": self.model}
+                "pixel_size_A": self.pixel_size, "head": self.head, "model": self.model,
+                "focus_sign": self.focus_sign,
+                "focus_z": None if not np.isfinite(self.focus_z) else round(float(self.focus_z), 2)}
 
 
 @lru_cache(maxsize=4)
@@ -114,6 +119,7 @@ def count_columns(
     keep_maps: bool = False,
     min_cluster: int = MIN_CLUSTER,
     keep_probabilities: bool = False,
+    check_focus: bool = True,
 ) -> CountResult:
     """Count the atoms in every column of an HRTEM image.
 
@@ -139,6 +145,10 @@ def count_columns(
     keep_probabilities : bool
         Keep the classification head's per-column height probabilities (read at the
         final column positions, whichever head gives the heights).
+    check_focus : bool
+        Refuse images whose Fresnel fringe says overfocus beyond doubt (z < −30,
+        :mod:`atomcount.analysis.focus`): the shipped model reads underfocus only. False
+        counts them anyway. Weaker evidence is reported in ``focus_sign``.
 
     Returns
     -------
@@ -164,6 +174,11 @@ def count_columns(
     est = (columns_from_regression(hmap, target, calibration=getattr(net, "height_calibration", None))
            if head == "regression" else columns_from_classes(probs, target))
     est = drop_small_clusters(est, target, min_cluster)
+    focus = focus_sign(work, target)
+    if check_focus and focus.z < -Z_REFUSE:
+        raise AtomcountError(
+            f"the image looks overfocused (dark Fresnel fringe at the particle edge, z = {focus.z:.1f}); "
+            "the model reads underfocus only (C10 -250..-150 A): use an underfocus image or --allow-overfocus")
     class_p = _column_probabilities(probs, est.xy_px, target) if keep_probabilities else None
     rows = est.xy_px[:, 0] / factor
     cols = est.xy_px[:, 1] / factor
@@ -171,7 +186,7 @@ def count_columns(
         x_px=cols, y_px=rows, x_A=cols * pixel_size, y_A=rows * pixel_size,
         height=est.height, confidence=est.confidence, pixel_size=float(pixel_size), head=head,
         model=str(model or DEFAULT_MODEL.name), height_map=hmap if keep_maps else None,
-        probabilities=class_p,
+        probabilities=class_p, focus_sign=focus.sign, focus_z=focus.z,
     )
 
 

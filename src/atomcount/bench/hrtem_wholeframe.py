@@ -29,8 +29,13 @@ def ensure_wholeframe_sets(workers: int = 2) -> list[str]:
     return roots
 
 
-def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress: bool = True):
-    """Evaluate a model (the shipped one by default) on the whole-frame set; returns the records."""
+def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress: bool = True,
+        defocus: tuple[float, float] | None = None, detectors: tuple[str, ...] | None = None):
+    """Evaluate a model (the shipped one by default) on the whole-frame set; returns the records.
+
+    ``defocus`` (C10 range, Å) and ``detectors`` replace the defaults of
+    :func:`atomcount.evaluation.wholeframe.evaluate_wholeframes`.
+    """
     import torch
 
     from atomcount.analysis.count import load_counting_model
@@ -40,7 +45,8 @@ def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress:
     roots = ensure_wholeframe_sets(workers)
     torch.set_num_threads(threads)
     model, _ = load_counting_model(model_path)
-    return evaluate_wholeframes(model, load_entries(roots), progress=progress)
+    extra = {"defocus": defocus} | ({"detectors": detectors} if detectors else {})
+    return evaluate_wholeframes(model, load_entries(roots), progress=progress, **extra)
 
 
 def main() -> None:
@@ -49,12 +55,19 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="processes simulating missing data sets")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--json-out", default=None, help="also write the per-column records as JSON")
+    ap.add_argument("--skip-overfocus", action="store_true", help="skip the overfocus pass (C10 +150…+250 Å)")
     a = ap.parse_args()
     from atomcount.bench.report import write_section
-    from atomcount.evaluation.wholeframe import wholeframe_markdown
+    from atomcount.evaluation.wholeframe import focus_markdown, scores, wholeframe_markdown
 
     records = run(a.model, workers=a.workers, threads=a.threads)
     body = wholeframe_markdown(records)
+    if not a.skip_overfocus:
+        over = run(a.model, workers=a.workers, threads=a.threads, defocus=(150.0, 250.0), detectors=("counts",))
+        rows = "\n".join(f"| {h} | {s['exact']:.3f} | {s['within_1']:.3f} | {s['precision']:.3f} |"
+                         for h in ("regression", "classification") for s in [scores(over, head=h)])
+        body += ("\n### Overfocus frames (C10 +150…+250 Å; the model was trained on underfocus only)\n\n"
+                 "| head | exact | ±1 | precision |\n|---|---|---|---|\n" + rows + "\n\n" + focus_markdown(over) + "\n")
     model = a.model or "the shipped model (src/atomcount/models/fcn_au_300kv.pt)"
     intro = (f"Model: {model}. 36 particles of two families never used in training (18 ASE truncated "
              "octahedra/cuboctahedra, 18 Wulff shapes with random surface energies), [110] and [100], "

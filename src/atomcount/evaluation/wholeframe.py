@@ -48,11 +48,12 @@ class WholeFrameRecords:
     columns: dict = field(default_factory=lambda: {k: [] for k in (
         "head", "detector", "decade", "zone", "family", "true", "read", "confidence")})
     frames: dict = field(default_factory=lambda: {k: [] for k in (
-        "head", "detector", "decade", "zone", "family", "n_pred", "n_matched", "n_true")})
+        "head", "detector", "decade", "zone", "family", "n_pred", "n_matched", "n_true", "focus_z")})
 
     def add(self, key: dict, true_xy: np.ndarray, true_h: np.ndarray, pred_xy: np.ndarray,
-            pred_h: np.ndarray, confidence: np.ndarray, max_distance: float = 1.0) -> None:
-        """Add one frame of one head (positions in Å)."""
+            pred_h: np.ndarray, confidence: np.ndarray, max_distance: float = 1.0,
+            focus_z: float = float("nan")) -> None:
+        """Add one frame of one head (positions in Å; ``focus_z`` from :func:`atomcount.analysis.focus.focus_sign`)."""
         ip, it = match_columns(pred_xy, true_xy, max_distance)
         read = np.zeros(len(true_h), int)
         conf = np.zeros(len(true_h))
@@ -67,6 +68,7 @@ class WholeFrameRecords:
         self.frames["n_pred"].append(len(pred_h))
         self.frames["n_matched"].append(len(ip))
         self.frames["n_true"].append(len(true_h))
+        self.frames["focus_z"].append(focus_z)
 
     def arrays(self) -> tuple[dict, dict]:
         """The records as dicts of numpy arrays (columns, frames)."""
@@ -134,7 +136,8 @@ def decade_name(decade: tuple[float, float]) -> str:
 
 def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regression", "classification"),
                          detectors=DETECTORS, decades=DOSE_DECADES, min_cluster: int = MIN_CLUSTER,
-                         device: str = "cpu", progress: bool = True) -> WholeFrameRecords:
+                         defocus: tuple[float, float] | None = None, device: str = "cpu",
+                         progress: bool = True) -> WholeFrameRecords:
     """Image every entry in every dose decade with every detector model and score each head.
 
     Parameters
@@ -155,6 +158,8 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
         Dose ranges (e⁻/Å²); the dose is log-uniform inside each.
     min_cluster : int
         Passed to the read-out (as ``atomcount count`` does by default).
+    defocus : (float, float), optional
+        C10 range (Å) instead of Table 1's underfocus (e.g. ``(150, 250)`` for overfocus).
     device : str
         Torch device.
     progress : bool
@@ -164,11 +169,12 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
 
     from tqdm.auto import tqdm
 
+    from atomcount.analysis.focus import focus_sign
     from atomcount.analysis.predict import predict_columns
     from atomcount.hrtem import render_image
 
     records = WholeFrameRecords()
-    base = ImagingRanges()
+    base = ImagingRanges() if defocus is None else ImagingRanges(defocus=tuple(defocus))
     jobs = [(i, d, k) for i in range(len(entries)) for d in range(len(decades)) for k in range(len(detectors))]
     for i, d, k in tqdm(jobs, disable=not progress, desc="whole frames", unit="frame"):
         wave, cols, info = entries[i]
@@ -176,12 +182,13 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
         params = replace(base, dose=decades[d]).sample(rng)
         image = render_image(wave, params, rng, mtf_on=detectors[k])
         est = predict_columns(model, image, params.sampling, heads=heads, device=device, min_cluster=min_cluster)
+        z = focus_sign(image, params.sampling).z
         key = {"detector": detectors[k], "decade": decade_name(decades[d]), "zone": str(info.get("zone")),
                "family": str(info.get("family", "wulff"))}
         for h in heads:
             e = est[h]
             records.add({"head": h, **key}, cols.xy, cols.height, e.xy_px * params.sampling, e.height,
-                        e.confidence)
+                        e.confidence, focus_z=z)
     return records
 
 
@@ -212,8 +219,25 @@ def wholeframe_markdown(records: WholeFrameRecords, heads=("regression", "classi
             m = (cols["head"] == h) & (cols["true"] == n)
             row.append(f"{np.mean(cols['read'][m] == n):.2f}" if m.any() else "–")
         lines.append(f"| {h} | " + " | ".join(row) + " |")
-    lines += ["", "Calibration of the per-column confidence (found columns):", ""]
+    lines += ["", focus_markdown(records), "", "Calibration of the per-column confidence (found columns):", ""]
     for h in heads:
         ece, _ = expected_calibration_error(records, h)
         lines.append(f"- {h}: expected calibration error {ece:.3f} (target ≤ 0.05)")
     return "\n".join(lines) + "\n"
+
+
+def focus_markdown(records: WholeFrameRecords) -> str:
+    """How often the focus check reads each sign, and how often ``count`` would refuse, per decade."""
+    from atomcount.analysis.focus import Z_DECIDE, Z_REFUSE
+
+    _, frames = records.arrays()
+    first = frames["head"] == frames["head"][0]  # one row per frame
+    z, dec = frames["focus_z"][first], frames["decade"][first]
+    out = [f"Focus check on these frames (fringe z; overfocus read below −{Z_DECIDE:g}, refused below −{Z_REFUSE:g}):", "",
+           "| dose (e⁻/Å²) | frames | read underfocus | read overfocus | undetermined | refused |", "|---|---|---|---|---|---|"]
+    for d in dict.fromkeys(dec.tolist()):
+        m = dec == d
+        zz = z[m]
+        out.append(f"| {d} | {m.sum()} | {np.mean(zz > Z_DECIDE):.2f} | {np.mean(zz < -Z_DECIDE):.2f} | "
+                   f"{np.mean(~(np.abs(zz) > Z_DECIDE)):.2f} | {np.mean(zz < -Z_REFUSE):.2f} |")
+    return "\n".join(out)
