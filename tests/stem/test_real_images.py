@@ -114,3 +114,33 @@ def test_no_lattice_is_refused_with_one_line_and_nothing_written(tmp_path, capsy
     assert exit_info.value.code != 0
     assert len(err.splitlines()) == 1 and "no atomic columns found" in err
     assert not out.exists() or not any(out.iterdir())
+
+
+# ------------------------------------------------------------------ the command on real files
+@needs_real
+def test_stem_count_reads_statstem_mat_and_normalises_by_a_real_detector_scan(tmp_path):
+    """`stem count` on StatSTEM's Pb .mat, normalised by atomap's .hspy detector scan.
+
+    Normalising is affine, (I − black) / (vacuum − black), and the Gaussian model has a free
+    background, so every cross-section must be the raw one divided by (vacuum − black).
+    """
+    import csv
+
+    from atomcount.cli import _COMMANDS, main
+    from atomcount.stem import count_stem
+    from atomcount.stem.normalise import detector_levels
+
+    if "stem" not in _COMMANDS:
+        pytest.skip("`atomcount stem` is not registered in atomcount.cli yet")
+    out = tmp_path / "out"
+    main(["stem", "count", str(REAL / "statstem/Example2.mat"), "--detector-map",
+          str(REAL / "atomap/example_detector_image.hspy"), "--no-figures", "--out", str(out)])
+    with open(out / "Example2" / "columns.csv") as fh:
+        rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))]
+    normalised = np.array([float(r["cross_section"]) for r in rows])
+    image, ps, _ = load_real("pb_statstem_tutorial")
+    raw = count_stem(image, pixel_size=ps).cross_section
+    black, vacuum = detector_levels(load_real("adf_detector_map_atomap")[0])
+    ratio = normalised * (vacuum - black) / raw      # 1 up to the fit's convergence tolerance
+    assert len(normalised) == len(raw)
+    assert np.median(ratio) == pytest.approx(1.0, abs=1e-3) and np.all(np.abs(ratio - 1) < 0.02)

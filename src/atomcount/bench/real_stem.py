@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 #: Largest distance (Å) between a found column and the reference column it is matched to.
 MATCH_DISTANCE = 1.0
 #: au_np_temul_haadf: the ~3 nm particle with resolved columns (rows, cols of the 2048² frame).
-TEMUL_CROP = (slice(800, 1100), slice(1350, 1650))
+TEMUL_CROP = (slice(750, 1150), slice(1300, 1700))
 
 
 def real_data_dir() -> Path | None:
@@ -126,17 +126,20 @@ class Run:
         out = {"image": self.image, "route": self.label, "columns": len(r), "reference columns": "–",
                "matched ≤ 1 Å": "–", "same count": "–", "±1": "–", "total": r.total_atoms, "reference total": "–",
                "components": r.n_components, "reference components": self.reference_components or "–",
-               "cross-section r": "–",
+               "matched total (atomcount / reference)": "–", "cross-section ρ": "–",
                "time (s)": f"{self.seconds:.1f}"}
         if self.reference_xy is not None:
             n_ref = len(self.reference_xy)
             out |= {"reference columns": n_ref, "matched ≤ 1 Å": f"{len(f)} ({100 * len(f) / n_ref:.1f} %)"}
         if self.reference_volumes is not None and len(f) > 2:
-            out["cross-section r"] = f"{np.corrcoef(r.cross_section[f], self.reference_volumes[g])[0, 1]:.3f}"
+            from scipy.stats import spearmanr
+
+            out["cross-section ρ"] = f"{spearmanr(r.cross_section[f], self.reference_volumes[g])[0]:.3f}"
         if self.reference_counts is not None and len(f):
             d = r.count[f] - self.reference_counts[g]
             out |= {"same count": f"{100 * np.mean(d == 0):.1f} %", "±1": f"{100 * np.mean(np.abs(d) <= 1):.1f} %",
-                    "reference total": self.reference_total}
+                    "reference total": self.reference_total,
+                    "matched total (atomcount / reference)": f"{r.count[f].sum()} / {self.reference_counts[g].sum()}"}
         return out
 
 
@@ -195,7 +198,7 @@ def count_real_images(folder: Path) -> list[Run]:
         runs.append(_run(name, "statistics", img, meta, pixel_size=ps))
 
     img, ps, meta = load_real("au_np_temul_haadf")
-    runs.append(_run("au_np_temul_haadf", "statistics, 300 × 300 px around the 3 nm particle", img[TEMUL_CROP],
+    runs.append(_run("au_np_temul_haadf", "statistics, 400 × 400 px around the 3 nm particle", img[TEMUL_CROP],
                      meta, pixel_size=ps))
     return runs
 
@@ -253,18 +256,24 @@ def _histogram(ax, run: Run) -> None:
     xs = r.cross_section
     bins = np.linspace(xs.min(), xs.max(), max(20, min(200, len(xs) // 10)))
     ax.hist(xs, bins=bins, color="0.6", label="atomcount cross-sections")
+    ax.set_yscale("log")   # spurious peaks pile up near zero; a log scale keeps the rest visible
     grid = np.linspace(bins[0], bins[-1], 800)
     scale = len(xs) * (bins[1] - bins[0])
     pdf = [w * np.exp(-0.5 * ((grid - mu) / m.width) ** 2) / (m.width * np.sqrt(2 * np.pi))
            for mu, w in zip(m.means, m.weights)]
     ax.plot(grid, scale * np.sum(pdf, axis=0), "C0", lw=1, label=f"atomcount mixture ({m.order})")
+    ax.set_ylim(bottom=0.5)
     if run.reference_volumes is not None:
-        twin = ax.twiny()
-        twin.hist(run.reference_volumes, bins=len(bins), histtype="step", color="C3")
+        # own y scale; own x scale too unless both are in Å² of a normalised image
+        twin = ax.twinx() if r.normalisation.absolute else ax.twinx().twiny()
+        lo, hi = np.percentile(run.reference_volumes, [0.5, 99.5])   # a few fits diverged
+        ref_bins = bins if r.normalisation.absolute else np.linspace(lo, hi, len(bins))
+        twin.hist(run.reference_volumes, bins=ref_bins, histtype="step", color="C3")
         gt = load_real(run.image)[2]["ground_truth"]
         for loc in np.ravel(gt.get("gmm_locations", [])):
             twin.axvline(loc, color="C3", lw=0.5, alpha=0.6)
-        twin.set_xlabel("reference volumes (red; lines = its GMM means)", fontsize=8, color="C3")
+        twin.set_title("red: reference volumes and its GMM means" + ("" if r.normalisation.absolute
+                                                                        else " (top axis)"), fontsize=8, color="C3")
     unit = "Å²" if r.normalisation.absolute else "raw × Å²"
     ax.set_xlabel(f"cross-section ({unit})")
     ax.legend(fontsize=7)
@@ -345,8 +354,8 @@ def _goals(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-def report(runs: list[Run], figures: Path) -> str:
-    """Markdown body shared by BENCHMARKS.md and docs/real_images.md."""
+def report(runs: list[Run], figures: Path, base: Path) -> str:
+    """Markdown body for BENCHMARKS.md and docs/real_images.md; figure links relative to ``base``."""
     rows = [run.row() for run in runs]
     return "\n\n".join([
         _goals(runs), _table(rows),
@@ -354,7 +363,7 @@ def report(runs: list[Run], figures: Path) -> str:
         + _table(lattice_rows(runs)),
         f"Negative control `haadf_dm3_no_lattice`: {negative_control()}",
         f"Detector scan `adf_detector_map_atomap`: {detector_levels_row()}",
-        "Figures: " + ", ".join(f"[{p.stem}]({os.path.relpath(p, ROOT / 'docs')})"
+        "Figures: " + ", ".join(f"[{p.stem}]({os.path.relpath(p, base)})"
                                 for p in sorted(figures.glob("*.png"))),
     ])
 
@@ -377,10 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         image = load_real(run.image)[0]
         image = image[TEMUL_CROP] if run.image == "au_np_temul_haadf" else image
         figure(run, image, args.figures / f"{run.image}_{run.label.split()[0].rstrip(',')}.png")
-    body = report(runs, args.figures)
     command = "python -m atomcount.bench real-stem"
-    write_section("real-stem", "ADF-STEM counting on real images (vs StatSTEM / qem)", body, command,
-                  path=args.benchmarks)
+    write_section("real-stem", "ADF-STEM counting on real images (vs StatSTEM / qem)",
+                  report(runs, args.figures, args.benchmarks.resolve().parent) + "\n\nDiscussion: docs/real_images.md",
+                  command, path=args.benchmarks)
+    body = report(runs, args.figures, args.page.resolve().parent)
     write_section("real-stem", "Measured (written by the benchmark)", body, command, path=args.page)
     print(body)
     return 0
