@@ -123,3 +123,19 @@ def test_lattice_fraction_separates_a_lattice_from_random_peaks():
 def test_lattice_fraction_bad_input(positions, fragment):
     with pytest.raises(AtomcountError, match=fragment):
         lattice_fraction(positions)
+
+
+def test_count_stem_reports_the_lattice_pixel_size():
+    """count_stem with an element checks the pixel size: an Au [100] image at 0.25 Å/px said to be 0.34."""
+    from atomcount.stem import count_stem
+
+    true_ps, spacing = 0.25, get_element("Au").a / 2
+    rc = (np.argwhere(np.ones((9, 9))) + 1.5) * spacing / true_ps
+    rows, cols = np.mgrid[:96, :96]
+    image = 0.01 + sum(np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / (2 * 2.0**2)) for r, c in rc)
+    image = image + np.random.default_rng(10).normal(scale=1e-3, size=image.shape)
+    stated = 0.34
+    result = count_stem(image, pixel_size=stated, element="Au", zone="100", positions=rc[:, ::-1] * stated)
+    assert result.lattice.implied == pytest.approx(true_ps, rel=0.01) and not result.lattice.ok
+    assert "implies 0.25 Å/px for Au [100]" in result.summary()["pixel_size_warning"]
+    assert count_stem(image, pixel_size=true_ps, element="Au", zone="100", positions=rc[:, ::-1] * true_ps).lattice.ok

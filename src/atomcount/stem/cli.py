@@ -99,6 +99,8 @@ def count(files, pixel_size, method, cross_section, normalised, black_level, vac
             jobs.append((name, frame, data.pixel_size, f))
     results = [(name, frame, src, count_stem(frame, pixel_size=ps, **settings)) for name, frame, ps, src in jobs]
     for name, frame, src, res in results:
+        if res.lattice is not None and not res.lattice.ok:
+            click.echo(f"warning: {name}: {res.lattice.message}", err=True)
         d = Path(out) / name
         d.mkdir(parents=True, exist_ok=True)
         write_columns_csv(d / "columns.csv", res.table())

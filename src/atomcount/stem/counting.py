@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from atomcount.errors import AtomcountError
+from atomcount.stem.lattice import LatticeCheck, lattice_check
 from atomcount.stem.mixture import MixtureFit
 from atomcount.stem.normalise import Normalisation
 from atomcount.stem.reference import Reference
@@ -55,6 +56,8 @@ class StemCountResult:
         Fitted Gaussian σ (Å) for the Gaussian model.
     count_offset : int
         Statistics route: atoms in the lowest mixture component.
+    lattice : LatticeCheck or None
+        Stated pixel size against the one the columns' lattice implies (when ``element`` is given).
     """
 
     x_px: np.ndarray
@@ -72,6 +75,7 @@ class StemCountResult:
     reference: Reference | None = None
     gaussian_width: float | None = None
     count_offset: int = 1
+    lattice: LatticeCheck | None = None
 
     def __len__(self) -> int:
         return len(self.count)
@@ -118,6 +122,10 @@ class StemCountResult:
                 out["warning"] = ("ICL chose one component: the cross-sections do not separate into counts by "
                                   "statistics alone (too few columns or too much noise); every column got the "
                                   "same count. Use the library or hybrid route, or look at the ICL curve.")
+        if self.lattice is not None:
+            out["lattice_pixel_size_A"] = self.lattice.implied
+            if not self.lattice.ok:
+                out["pixel_size_warning"] = self.lattice.message
         if self.reference is not None:
             lib = self.reference.values
             half_step = 0.5 * abs(lib[-1] - lib[-2]) if len(lib) > 1 else 0.0
@@ -248,6 +256,7 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
           else find_columns(img, pixel_size=ps, min_distance=min_distance))
     if len(rc) < 2:
         raise AtomcountError(f"{len(rc)} column found; counting needs at least two columns")
+    lattice = None if element is None else lattice_check(rc, pixel_size=ps, element=element, zone=zone)
     width = None
     if cross_section == "gaussian":
         fit = fit_gaussians(img, rc, pixel_size=ps)
@@ -275,4 +284,4 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         x_px=rc[:, 1], y_px=rc[:, 0], x_A=rc[:, 1] * ps, y_A=rc[:, 0] * ps, cross_section=xs,
         count=np.asarray(count, dtype=int), probability=prob, pixel_size=ps, method=method,
         cross_section_method=cross_section, mixture=mixture, normalisation=norm, reference=reference,
-        gaussian_width=width, count_offset=offset)
+        gaussian_width=width, count_offset=offset, lattice=lattice)
