@@ -16,16 +16,22 @@ def _plt():
 
 
 def overlay(image: np.ndarray, x_px: np.ndarray, y_px: np.ndarray, height: np.ndarray, path: str | Path,
-            title: str = "", pixel_size: float | None = None) -> Path:
+            title: str = "", pixel_size: float | None = None, flagged: np.ndarray | None = None) -> Path:
     """Image in grey with each column's height written at its position.
 
-    ``x_px`` runs along the array's second axis, ``y_px`` along its first.
+    ``x_px`` runs along the array's second axis, ``y_px`` along its first. Columns where
+    ``flagged`` is true (e.g. low confidence) get a red ring.
     """
     plt = _plt()
     n0, n1 = image.shape
     fig, ax = plt.subplots(figsize=(8, 8 * n0 / n1))
     ax.imshow(image, cmap="gray", origin="upper")
     sc = ax.scatter(x_px, y_px, c=height, cmap="viridis", vmin=1, vmax=15, s=14, alpha=0.6)
+    if flagged is not None and np.any(flagged):
+        f = np.asarray(flagged, bool)
+        ax.scatter(np.asarray(x_px)[f], np.asarray(y_px)[f], s=60, facecolors="none", edgecolors="red",
+                   linewidths=0.8, label="low confidence")
+        ax.legend(loc="upper right", fontsize=7)
     if len(height) <= 600:
         for x, y, h in zip(x_px, y_px, height):
             ax.text(x, y, str(int(h)), color="white", fontsize=6, ha="center", va="center")

@@ -1,9 +1,15 @@
-"""Calibration of the regression head's continuous heights against held-out truth.
+"""Calibration of the read-out against held-out truth: heights and confidences.
 
 The network's height maps shrink towards the mean: on held-out particles the shipped
 model reads columns of 7…14 atoms about one atom low. A monotone map from the
 read-out height to the expected true height, fitted on validation particles (never the
 test set), removes that bias before rounding.
+
+A column's raw confidence (the class probability, or 1 − 2|h − round(h)| for the
+regression head) is not the probability that its height is right. A second monotone
+map per head, from raw confidence to the fraction of validation columns read exactly,
+makes it one (isotonic calibration); its reliability is measured on the whole-frame
+evaluation (:func:`atomcount.evaluation.wholeframe.expected_calibration_error`).
 """
 from __future__ import annotations
 
@@ -58,6 +64,21 @@ def _pool_adjacent_violators(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.concatenate([np.full(n, m) for m, _, n in blocks])
 
 
+def _binned_isotonic(x: np.ndarray, y: np.ndarray, per_knot: int) -> tuple[np.ndarray, np.ndarray]:
+    """Knots of a non-decreasing fit of ``y`` on ``x``: equal-count bins of ``x``, means pooled by PAV."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise AtomcountError("calibration inputs must be 1-D arrays of equal length")
+    if len(x) < 2 * per_knot:
+        raise AtomcountError(f"need at least {2 * per_knot} matched columns to calibrate, got {len(x)}")
+    order = np.argsort(x, kind="stable")
+    bins = np.array_split(order, len(x) // per_knot)
+    knots_x = np.array([x[b].mean() for b in bins])
+    knots_y = _pool_adjacent_violators(np.array([y[b].mean() for b in bins]), np.array([len(b) for b in bins], float))
+    return knots_x, knots_y
+
+
 def fit_height_calibration(read: np.ndarray, true: np.ndarray, per_knot: int = 200) -> HeightCalibration:
     """Fit a :class:`HeightCalibration` to matched (read-out, true) column heights.
 
@@ -77,14 +98,46 @@ def fit_height_calibration(read: np.ndarray, true: np.ndarray, per_knot: int = 2
     >>> np.round(cal(np.array([0.9, 4.5, 9.0])), 6).tolist()
     [1.0, 5.0, 10.0]
     """
-    read = np.asarray(read, float)
-    true = np.asarray(true, float)
-    if read.shape != true.shape or read.ndim != 1:
-        raise AtomcountError("read and true heights must be 1-D arrays of equal length")
-    if len(read) < 2 * per_knot:
-        raise AtomcountError(f"need at least {2 * per_knot} matched columns to calibrate, got {len(read)}")
-    order = np.argsort(read, kind="stable")
-    bins = np.array_split(order, len(read) // per_knot)
-    x = np.array([read[b].mean() for b in bins])
-    y = _pool_adjacent_violators(np.array([true[b].mean() for b in bins]), np.array([len(b) for b in bins], float))
-    return HeightCalibration(x, y)
+    return HeightCalibration(*_binned_isotonic(read, true, per_knot))
+
+
+@dataclass(frozen=True)
+class ConfidenceCalibration:
+    """Non-decreasing map from a head's raw column confidence to P(height exact), in [0, 1].
+
+    Attributes
+    ----------
+    x, y : ndarray
+        Knots: mean raw confidence and fraction read exactly of equal-count bins.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __call__(self, confidence: np.ndarray) -> np.ndarray:
+        return np.clip(np.interp(np.asarray(confidence, float), self.x, self.y), 0.0, 1.0)
+
+    def to_meta(self) -> list[list[float]]:
+        return [self.x.tolist(), self.y.tolist()]
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> dict[str, ConfidenceCalibration]:
+        """The per-head confidence calibrations stored in a model's metadata (may be empty)."""
+        stored = meta.get("calibration", {}).get("confidence", {})
+        return {h: cls(np.asarray(k[0], float), np.asarray(k[1], float)) for h, k in stored.items()}
+
+
+def fit_confidence_calibration(confidence: np.ndarray, correct: np.ndarray,
+                               per_knot: int = 200) -> ConfidenceCalibration:
+    """Fit a :class:`ConfidenceCalibration` to found columns' raw confidences and correctness.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> raw = rng.uniform(0, 1, 20000)
+    >>> right = rng.uniform(0, 1, 20000) < raw ** 2   # raw confidence is over-confident
+    >>> cal = fit_confidence_calibration(raw, right)
+    >>> bool(abs(cal(np.array([0.5]))[0] - 0.25) < 0.03)
+    True
+    """
+    return ConfidenceCalibration(*_binned_isotonic(confidence, np.asarray(correct, float), per_knot))

@@ -20,6 +20,10 @@ from atomcount.errors import AtomcountError
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "fcn_au_300kv.pt"
 
+#: Columns whose confidence is below this are flagged (``low_confidence`` in the table,
+#: a red ring in the overlay): their height is more likely wrong than right.
+LOW_CONFIDENCE = 0.5
+
 #: Pixel sizes (Å/px) the shipped networks were trained on (paper 000 Table 1).
 TRAINED_SAMPLING = (0.250, 0.265)
 
@@ -38,7 +42,10 @@ class CountResult:
     height : ndarray of int
         Atoms per column.
     confidence : ndarray
-        Regression head: 1 − 2|h − round(h)|; classification head: class probability.
+        Probability that the column's height is exact: calibrated on validation particles
+        when the model carries a confidence calibration (the shipped one does); otherwise
+        the raw score (regression head: 1 − 2|h − round(h)|; classification head: class
+        probability). Columns below :data:`LOW_CONFIDENCE` are flagged.
     pixel_size : float
         Input pixel size (Å/px).
     head : str
@@ -77,7 +84,8 @@ class CountResult:
     def table(self) -> dict[str, np.ndarray]:
         """Columns as a dict of equal-length arrays (CSV-ready)."""
         return {"x_A": self.x_A, "y_A": self.y_A, "x_px": self.x_px, "y_px": self.y_px,
-                "height": self.height, "confidence": self.confidence}
+                "height": self.height, "confidence": self.confidence,
+                "low_confidence": (self.confidence < LOW_CONFIDENCE).astype(int)}
 
     def summary(self) -> dict:
         """Counts, histogram and provenance (JSON-ready)."""
@@ -85,6 +93,7 @@ class CountResult:
         return {"columns": len(self), "total_atoms": self.total_atoms,
                 "height_histogram": {str(h + 1): int(c) for h, c in enumerate(hist) if c},
                 "mean_confidence": float(self.confidence.mean()) if len(self) else None,
+                "low_confidence_columns": int(np.sum(self.confidence < LOW_CONFIDENCE)),
                 "pixel_size_A": self.pixel_size, "head": self.head, "model": self.model,
                 "focus_sign": self.focus_sign,
                 "focus_z": None if not np.isfinite(self.focus_z) else round(float(self.focus_z), 2)}
@@ -154,7 +163,7 @@ def count_columns(
     -------
     CountResult
     """
-    from atomcount.analysis.predict import predict_maps
+    from atomcount.analysis.predict import calibrate_confidence, predict_maps
     from atomcount.analysis.readout import columns_from_classes, columns_from_regression, drop_small_clusters
     from atomcount.hrtem import normalize
     from atomcount.io import check_image
@@ -173,7 +182,7 @@ def count_columns(
     hmap, probs = predict_maps(net, work, device)
     est = (columns_from_regression(hmap, target, calibration=getattr(net, "height_calibration", None))
            if head == "regression" else columns_from_classes(probs, target))
-    est = drop_small_clusters(est, target, min_cluster)
+    est = calibrate_confidence(net, head, drop_small_clusters(est, target, min_cluster))
     focus = focus_sign(work, target)
     if check_focus and focus.z < -Z_REFUSE:
         raise AtomcountError(

@@ -40,13 +40,23 @@ def predict_columns(model, image: np.ndarray, sampling: float, heads=("regressio
 
     Groups of fewer than ``min_cluster`` linked columns are dropped
     (:func:`atomcount.analysis.readout.drop_small_clusters`; 0 keeps all). The regression
-    heights pass through ``model.height_calibration`` when the model has one.
+    heights pass through ``model.height_calibration`` and the confidences through
+    ``model.confidence_calibration`` when the model has them.
     """
     h, p = predict_maps(model, image, device)
     out = {}
     if "regression" in heads:
         est = columns_from_regression(h, sampling, calibration=getattr(model, "height_calibration", None))
-        out["regression"] = drop_small_clusters(est, sampling, min_cluster)
+        out["regression"] = calibrate_confidence(model, "regression", drop_small_clusters(est, sampling, min_cluster))
     if "classification" in heads:
-        out["classification"] = drop_small_clusters(columns_from_classes(p, sampling), sampling, min_cluster)
+        est = drop_small_clusters(columns_from_classes(p, sampling), sampling, min_cluster)
+        out["classification"] = calibrate_confidence(model, "classification", est)
     return out
+
+
+def calibrate_confidence(model, head: str, est: ColumnEstimate) -> ColumnEstimate:
+    """Replace raw confidences by calibrated P(height exact) when the model carries a calibration."""
+    cal = getattr(model, "confidence_calibration", {}).get(head)
+    if cal is None:
+        return est
+    return ColumnEstimate(est.xy_px, est.height, est.height_float, cal(est.confidence))

@@ -33,7 +33,7 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, min_clus
     import numpy as np
     from tqdm.auto import tqdm
 
-    from atomcount.analysis.count import count_columns
+    from atomcount.analysis.count import LOW_CONFIDENCE, count_columns
     from atomcount.figures import columns_3d, overlay
     from atomcount.io import read_image
     from atomcount.io.results import write_columns_csv, write_summary_json
@@ -63,7 +63,8 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, min_clus
         write_columns_csv(d / "columns.csv", res.table())
         write_summary_json(d / "summary.json", res.summary() | {"source": str(src)})
         if not no_figures:
-            overlay(frame, res.x_px, res.y_px, res.height, d / "overlay.png", pixel_size=ps)
+            overlay(frame, res.x_px, res.y_px, res.height, d / "overlay.png", pixel_size=ps,
+                    flagged=res.confidence < LOW_CONFIDENCE)
             columns_3d(res.x_A, res.y_A, res.height, d / "columns_3d.png")
         total += res.total_atoms
         click.echo(f"{name}: {len(res)} columns, {res.total_atoms} atoms -> {d}")

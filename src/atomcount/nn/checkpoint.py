@@ -22,9 +22,10 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[ColumnFCN, dict]:
     """Load a model written by :func:`save_model` (or a training checkpoint), in eval mode.
 
     A height calibration stored in the metadata is attached as ``model.height_calibration``
-    (None without one); the read-out applies it.
+    (None without one), the per-head confidence calibrations as
+    ``model.confidence_calibration`` (a dict, empty without them); the read-out applies them.
     """
-    from atomcount.analysis.calibration import HeightCalibration
+    from atomcount.analysis.calibration import ConfidenceCalibration, HeightCalibration
 
     try:
         blob = torch.load(path, map_location=device, weights_only=False)
@@ -35,4 +36,5 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[ColumnFCN, dict]:
     model.to(device).eval()
     meta = blob.get("meta", {})
     model.height_calibration = HeightCalibration.from_meta(meta)
+    model.confidence_calibration = ConfidenceCalibration.from_meta(meta)
     return model, meta

@@ -17,24 +17,78 @@ from atomcount.bench.report import machine_description
 from atomcount.microscope import ImagingRanges
 
 
-def calibrate(model, val_data: Path, images: int, seed: int = 77):
-    """Fit the regression head's height calibration on ``images`` validation images."""
+def calibrate(model, val_data: Path, images: int, seed: int = 77, fit_height: bool = True):
+    """Fit the read-out calibrations on ``images`` validation images (never the test set).
+
+    Returns the regression head's :class:`~atomcount.analysis.calibration.HeightCalibration`
+    (refitted, or the model's own with ``fit_height=False``) and a dict head →
+    :class:`~atomcount.analysis.calibration.ConfidenceCalibration` (fitted with the height
+    calibration applied). ``model`` is left carrying all of them.
+    """
     import numpy as np
 
-    from atomcount.analysis.calibration import fit_height_calibration
+    from atomcount.analysis.calibration import fit_confidence_calibration, fit_height_calibration
     from atomcount.analysis.predict import predict_columns
     from atomcount.evaluation.metrics import match_columns
     from atomcount.evaluation.testset import build_test_images
     from atomcount.training.stream import load_entries
 
-    model.height_calibration = None
-    read, true = [], []
-    for t in build_test_images(load_entries([val_data]), images, seed=seed):
-        est = predict_columns(model, t.image, t.params.sampling, heads=("regression",))["regression"]
-        ip, it = match_columns(est.xy_px * t.params.sampling, t.columns.xy, 1.0)
-        read.append(est.height_float[ip])
-        true.append(t.columns.height[it])
-    return fit_height_calibration(np.concatenate(read), np.concatenate(true))
+    model.confidence_calibration = {}
+    tests = build_test_images(load_entries([val_data]), images, seed=seed)
+    if fit_height:
+        model.height_calibration = None
+        read, true = [], []
+        for t in tests:
+            est = predict_columns(model, t.image, t.params.sampling, heads=("regression",))["regression"]
+            ip, it = match_columns(est.xy_px * t.params.sampling, t.columns.xy, 1.0)
+            read.append(est.height_float[ip])
+            true.append(t.columns.height[it])
+        model.height_calibration = fit_height_calibration(np.concatenate(read), np.concatenate(true))
+    conf: dict = {"regression": ([], []), "classification": ([], [])}
+    for t in tests:
+        for head, est in predict_columns(model, t.image, t.params.sampling).items():
+            ip, it = match_columns(est.xy_px * t.params.sampling, t.columns.xy, 1.0)
+            conf[head][0].append(est.confidence[ip])
+            conf[head][1].append(est.height[ip] == t.columns.height[it])
+    model.confidence_calibration = {h: fit_confidence_calibration(np.concatenate(c), np.concatenate(r))
+                                    for h, (c, r) in conf.items()}
+    return model.height_calibration, model.confidence_calibration
+
+
+def recalibrate(name: str, val_data: Path, images: int = 120) -> Path:
+    """Fit the confidence calibrations of the shipped model ``name`` on validation particles.
+
+    Weights and height calibration are unchanged, so the card's test figures still hold.
+    Rewrites ``MODELS_DIR/name.pt`` (new calibration metadata) and the calibration entries
+    of its model card.
+    """
+    import torch
+
+    from atomcount.dataset import open_spec
+    from atomcount.nn.checkpoint import load_model, save_model
+
+    target = MODELS_DIR / f"{name}.pt"
+    model, meta = load_model(target)
+    height, confidence = calibrate(model, val_data, images, fit_height=False)
+    meta = dict(meta, calibration=_calibration_meta(height, confidence))
+    save_model(target, model.to(torch.float32), meta)
+    card_path = MODELS_DIR / f"{name}.json"
+    card = json.loads(card_path.read_text())
+    card["calibration"]["confidence"] = _calibration_card(height, confidence, val_data, images,
+                                                          open_spec(val_data).to_json())["confidence"]
+    card_path.write_text(json.dumps(card, indent=1))
+    (MODELS_DIR / f"{name}.md").write_text(_card_markdown(card))
+    return target
+
+
+def _calibration_meta(height, confidence: dict) -> dict:
+    return {"regression": height.to_meta(), "confidence": {h: c.to_meta() for h, c in confidence.items()}}
+
+
+def _calibration_card(height, confidence: dict, val_data: Path, images: int, spec: dict) -> dict:
+    return {"data": spec, "images": images, "knots_read": height.x.round(3).tolist(),
+            "knots_true": height.y.round(3).tolist(),
+            "confidence": {h: [c.x.round(3).tolist(), c.y.round(3).tolist()] for h, c in confidence.items()}}
 
 
 def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
@@ -61,9 +115,9 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
     model_file = run_dir / "model.pt" if Path(run_dir).is_dir() else Path(run_dir)
     model, meta = load_model(model_file)
     train_cfg = meta["train_config"]
-    calibration = None
+    calibration = confidence = None
     if val_data is not None:
-        model.height_calibration = calibration = calibrate(model, val_data, val_images)
+        calibration, confidence = calibrate(model, val_data, val_images)
     ranges = ImagingRanges()
     t0 = time.time()
     scores = accuracy_report(model, load_entries([test_data]), images)
@@ -84,9 +138,8 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
         "test": {"data": test_spec, "images": images, "seconds": round(eval_seconds, 1),
                  "machine": machine_description(),
                  **{h: s.summary() for h, s in scores.items()}},
-        "calibration": None if calibration is None else {
-            "data": open_spec(val_data).to_json(), "images": val_images,
-            "knots_read": calibration.x.round(3).tolist(), "knots_true": calibration.y.round(3).tolist()},
+        "calibration": None if calibration is None else _calibration_card(
+            calibration, confidence, val_data, val_images, open_spec(val_data).to_json()),
         "command": command,
         "date": dt.date.today().isoformat(),
         **(extra or {}),
@@ -94,7 +147,7 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
     MODELS_DIR.mkdir(exist_ok=True)
     target = MODELS_DIR / f"{name}.pt"
     model = model.to(torch.float32)
-    extra = {} if calibration is None else {"calibration": {"regression": calibration.to_meta()}}
+    extra = {} if calibration is None else {"calibration": _calibration_meta(calibration, confidence)}
     save_model(target, model, {"sampling_range": list(TRAINED_SAMPLING), "card": f"{name}.json", **extra})
     (MODELS_DIR / f"{name}.json").write_text(json.dumps(card, indent=1))
     (MODELS_DIR / f"{name}.md").write_text(_card_markdown(card))
@@ -142,15 +195,21 @@ def _wholeframe_section(c: dict) -> str:
 def _calibration_line(cal: dict | None) -> str:
     if cal is None:
         return "none."
-    return (f"monotone map from read-out to true height fitted on {cal['images']} images of the "
+    line = (f"monotone map from read-out to true height fitted on {cal['images']} images of the "
             f"{cal['data']['n_particles']} validation particles (seed {cal['data']['seed']}), never the test set; "
             f"e.g. {cal['knots_read'][len(cal['knots_read']) // 2]:.2f} → {cal['knots_true'][len(cal['knots_true']) // 2]:.2f}.")
+    if cal.get("confidence"):
+        line += (" Per-column confidences of both heads are mapped (isotonic, on validation images) to the "
+                 "probability that the height is exact; `count` flags columns below 0.5.")
+    return line
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("run_dir", type=Path)
-    ap.add_argument("--test-data", type=Path, required=True)
+    ap.add_argument("run_dir", type=Path, nargs="?", default=None)
+    ap.add_argument("--test-data", type=Path, default=None)
+    ap.add_argument("--recalibrate-only", action="store_true",
+                    help="refit the shipped model's calibrations on --val-data; weights and test figures unchanged")
     ap.add_argument("--name", default="fcn_au_300kv")
     ap.add_argument("--images", type=int, default=500)
     ap.add_argument("--command", default="make weights")
@@ -160,6 +219,13 @@ def main() -> None:
                     help="validation particles for the regression head's height calibration")
     ap.add_argument("--val-images", type=int, default=120)
     a = ap.parse_args()
+    if a.recalibrate_only:
+        if a.val_data is None:
+            ap.error("--recalibrate-only needs --val-data")
+        print(recalibrate(a.name, a.val_data, a.val_images))
+        return
+    if a.run_dir is None or a.test_data is None:
+        ap.error("RUN_DIR and --test-data are required")
     print(ship(a.run_dir, a.test_data, a.name, a.images, a.command, a.train_data, a.val_data, a.val_images))
 
 
