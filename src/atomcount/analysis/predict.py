@@ -28,7 +28,8 @@ def predict_maps(model, image: np.ndarray, device: str = "cpu") -> tuple[np.ndar
     p0, p1 = (-n0) % 8, (-n1) % 8
     x = np.pad(image, ((0, p0), (0, p1)), mode="reflect") if (p0 or p1) else image
     with torch.no_grad():
-        out = model(torch.from_numpy(np.ascontiguousarray(x, np.float32))[None, None].to(device))
+        x = torch.from_numpy(np.ascontiguousarray(x, np.float32))[None, None].to(device)
+        out = model(x.contiguous(memory_format=torch.channels_last) if device == "cpu" else x)
         h = out["regression"][0, 0, :n0, :n1].cpu().numpy()
         p = torch.softmax(out["classification"][0], dim=0)[:, :n0, :n1].cpu().numpy()
     return h, p
