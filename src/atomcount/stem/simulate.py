@@ -273,7 +273,7 @@ def simulate_exact(particle: Particle, *, pixel_size: float = 0.2, dose: float |
                    voltage: float = 300.0, convergence: float = 21.0, inner: float = 46.0, outer: float = 190.0,
                    rmsd: float = 0.085, num_configs: int = 4, sampling: float = 0.03, seed: int = 0,
                    threads: int = 1) -> StemImage:
-    """ADF-STEM image of a particle by abTEM frozen-phonon multislice with a scanned probe.
+    """ADF-STEM image of a particle by abTEM frozen-phonon multislice (PRISM, equal to a probe scan here).
 
     Parameters
     ----------
