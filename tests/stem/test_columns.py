@@ -63,3 +63,12 @@ def test_noise_estimate_ignores_masked_vacuum():
     image = np.random.default_rng(4).normal(0.0, 1.0, (128, 128))
     image[:, :64] = 0.0
     assert _noise_sd(image) == pytest.approx(1.0, rel=0.1)
+
+
+def test_lattice_spacing_from_the_autocorrelation():
+    """A square lattice 2.04 Å apart: the shortest strong lattice vector is its spacing."""
+    from atomcount.stem.columns import lattice_spacing
+
+    image, _, _ = lattice_image(dose=1e6)
+    assert lattice_spacing(image, pixel_size=0.2) == pytest.approx(2.04, rel=0.05)
+    assert lattice_spacing(np.zeros((64, 64)), pixel_size=0.2) is None

@@ -172,3 +172,31 @@ def test_thin_column_between_thick_ones_is_recovered_from_the_residual():
     i, d = match(np.column_stack([res.y_px, res.x_px]), pos)
     assert len(res) == len(pos) and d.max() < 0.5  # px; the thin column's position is the noisiest
     assert res.count[i[centre]] == 1
+
+
+def test_zeroed_background_gives_no_phantom_columns():
+    """Part of the frame set to exactly 0 (vacuum masked by hand, as in StatSTEM's Pt/Ir
+    example): only the true columns are found, none along or inside the zeroed region."""
+    image, truth, _ = lattice_image(side=10, dose=1e5, seed=13)
+    image = image.copy()
+    image[:, :25] = 0.0
+    image[:25, :] = 0.0
+    keep = (truth[:, 0] > 30) & (truth[:, 1] > 30)
+    res = count_stem(image, pixel_size=0.2, normalised=True)
+    found = np.column_stack([res.y_px, res.x_px])
+    i, d = match(found, truth[keep])
+    assert len(res) == keep.sum() and d.max() < 0.5
+
+
+def test_random_peaks_without_a_lattice_are_refused(tmp_path):
+    """Blobs at random places (no crystal): 'no atomic columns found', not phantom counts."""
+    from atomcount.stem.cross_sections import gaussian_image
+
+    rng = np.random.default_rng(14)
+    pos = rng.uniform(10, 246, (300, 2))
+    clean = gaussian_image((256, 256), pos, rng.uniform(0.02, 0.1, len(pos)), pixel_size=0.2, width=0.45)
+    image = rng.poisson(clean * 4000) / 4000
+    with pytest.raises(AtomcountError, match="no atomic columns found.*do not form a lattice"):
+        count_stem(image, pixel_size=0.2, normalised=True)
+    with pytest.raises(AtomcountError, match="no atomic columns found"):
+        count_stem(rng.normal(100.0, 10.0, (256, 256)), pixel_size=0.2)

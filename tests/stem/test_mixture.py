@@ -103,3 +103,37 @@ def test_bad_library_input():
         assign_library(np.array([1.0]), np.array([1.0, 2.0]), 0.0)
     with pytest.raises(AtomcountError, match="non-empty"):
         assign_library(np.array([1.0]), np.array([]), 0.1)
+
+
+def test_regular_rule_takes_the_local_minimum_of_consecutive_counts():
+    """Ten counts, few columns each: the ICL's global minimum is at a low order, but the
+    highest local minimum with regularly spaced means is the true order (as StatSTEM users choose)."""
+    rng = np.random.default_rng(7)
+    counts = np.repeat(np.arange(1, 11), 14)
+    x = 0.03 * counts + rng.normal(0, 0.0075, len(counts))
+    fit = fit_mixture(x, max_components=20)
+    glob = fit_mixture(x, max_components=20, rule="global")
+    assert glob.order < 10 and np.nanargmin(fit.icl) + 1 == glob.order
+    assert fit.order == 10 and 10 in fit.local_minima and fit.rule == "regular"
+    assert np.mean(fit.labels + 1 == counts) > 0.8
+    forced = fit_mixture(x, max_components=20, n_components=7)
+    assert forced.order == 7 and forced.rule == "given"
+    np.testing.assert_array_equal(forced.icl, fit.icl)
+
+
+def test_regular_spacing_closed_forms():
+    from atomcount.stem.mixture import local_minima, regular_spacing
+
+    assert regular_spacing(np.arange(1, 12) * 0.03 + 0.001 * np.arange(11) ** 2)  # smooth bend
+    assert not regular_spacing(np.r_[np.arange(1, 8) * 0.03, 0.215])  # 7 split in two
+    np.testing.assert_array_equal(local_minima(np.array([3.0, 1.0, 2.0, 0.5, 0.7, 0.6])), [2, 4, 6])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_components": 0}, "at least 1"),
+    ({"n_components": 5, "max_components": 3}, "exceeds"),
+    ({"rule": "bic"}, "rule must be"),
+])
+def test_bad_order_settings(kwargs, message):
+    with pytest.raises(AtomcountError, match=message):
+        fit_mixture(np.linspace(0, 1, 20), **kwargs)

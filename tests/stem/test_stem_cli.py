@@ -76,3 +76,21 @@ def test_unreadable_and_non_image_files(tmp_path, capsys):
         code, io = _run(["stem", "count", str(path), "--pixel-size", "0.2", "--out", str(tmp_path / "o")], capsys)
         assert code == 2 and message in io.err
     assert not (tmp_path / "o").exists()
+
+
+def test_no_lattice_one_line_and_nothing_written(tmp_path, capsys):
+    noise = tmp_path / "noise.npy"
+    np.save(noise, np.random.default_rng(5).normal(100.0, 10.0, (256, 256)))
+    out = tmp_path / "o"
+    code, io = _run(["stem", "count", str(noise), "--pixel-size", "0.2", "--out", str(out)], capsys)
+    assert code == 2 and "no atomic columns found" in io.err and len(io.err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_forced_mixture_order(raw_file, tmp_path, capsys):
+    path, _ = raw_file
+    code, io = _run(["stem", "count", str(path), "--pixel-size", "0.2", "--n-components", "3", "--no-figures",
+                     "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, io.err
+    summary = json.loads((tmp_path / "o" / "particle" / "summary.json").read_text())
+    assert summary["n_components"] == 3 and summary["order_rule"] == "given"

@@ -59,8 +59,11 @@ def _read_detector_map(path: str) -> np.ndarray:
 @click.option("--rmsd", type=float, default=None, help="rms thermal displacement (Å).")
 @click.option("--library", type=click.Path(dir_okay=False), default=None,
               help="Table of cross-sections (Å²) per atom count 1…N (text/CSV), instead of the simulated one.")
-@click.option("--max-components", type=int, default=None, help="Highest mixture order tried (full ICL scan).")
-@click.option("--min-distance", type=float, default=None, help="Smallest distance between columns (Å); 1.2 by default.")
+@click.option("--max-components", type=int, default=None, help="Highest mixture order tried.")
+@click.option("--n-components", type=int, default=None,
+              help="Mixture order to use (default: highest local ICL minimum with regularly spaced means).")
+@click.option("--min-distance", type=float, default=None,
+              help="Smallest distance between columns (Å); default 0.65 of the lattice spacing seen in the image.")
 @click.option("--recover-missed", is_flag=True,
               help="Add peaks of the Gaussian-fit residual as columns (thin columns beside thick ones).")
 @click.option("--out", type=click.Path(file_okay=False), default="atomcount_stem", show_default=True,
@@ -68,7 +71,7 @@ def _read_detector_map(path: str) -> np.ndarray:
 @click.option("--no-figures", is_flag=True, help="Write only columns.csv and summary.json.")
 def count(files, pixel_size, method, cross_section, normalised, black_level, vacuum_level, detector_map, positions,
           element, zone, voltage, convergence, inner, outer, rmsd, library, max_components, min_distance,
-          recover_missed, out, no_figures) -> None:
+          recover_missed, n_components, out, no_figures) -> None:
     """Count the atoms in every column of each ADF-STEM image in FILES.
 
     Reads the formats of `atomcount count`. Writes per image columns.csv (x, y in Å and px,
@@ -85,7 +88,7 @@ def count(files, pixel_size, method, cross_section, normalised, black_level, vac
     settings = dict(method=method, cross_section=cross_section, normalised=normalised, black_level=black_level,
                     vacuum_level=vacuum_level, element=element, zone=zone, voltage=voltage, convergence=convergence,
                     inner=inner, outer=outer, rmsd=rmsd, library=library, max_components=max_components,
-                    min_distance=min_distance, recover_missed=recover_missed)
+                    min_distance=min_distance, recover_missed=recover_missed, n_components=n_components)
     if detector_map is not None:
         settings["detector_map"] = _read_detector_map(detector_map)
     if positions is not None:

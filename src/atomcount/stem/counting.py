@@ -92,7 +92,7 @@ class StemCountResult:
 
     @property
     def n_components(self) -> int:
-        """Order of the mixture chosen by ICL."""
+        """Order of the mixture (chosen on the ICL curve, or given)."""
         return self.mixture.order
 
     @property
@@ -117,7 +117,8 @@ class StemCountResult:
             "mean_probability": float(self.probability.mean()),
             "n_components": self.n_components,
             "mixture": {"means": self.mixture.means, "weights": self.mixture.weights, "width": self.mixture.width},
-            "icl": self.icl, "pixel_size_A": self.pixel_size,
+            "icl": self.icl, "icl_local_minima": self.mixture.local_minima, "order_rule": self.mixture.rule,
+            "pixel_size_A": self.pixel_size,
             "gaussian_width_A": self.gaussian_width,
         }
         if self.method == "statistics":
@@ -240,7 +241,7 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
                voltage: float | None = None, convergence: float | None = None, inner: float | None = None,
                outer: float | None = None, rmsd: float | None = None, library=None,
                max_components: int | None = None, min_distance: float | None = None,
-               recover_missed: bool = False) -> StemCountResult:
+               recover_missed: bool = False, n_components: int | None = None) -> StemCountResult:
     """Count the atoms in every column of an ADF-STEM image.
 
     Parameters
@@ -274,8 +275,13 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         User table of cross-sections (Å²) per atom count 1…N (replaces the simulated one).
     max_components : int, optional
         Highest mixture order tried.
+    n_components : int, optional
+        Mixture order to use instead of the ICL rule (:func:`atomcount.stem.mixture.fit_mixture`:
+        by default the highest-order local ICL minimum with regularly spaced means).
     min_distance : float, optional
-        Smallest distance between columns for peak finding (Å).
+        Smallest distance between columns for peak finding (Å); by default 0.65 of the
+        lattice spacing read from the image's autocorrelation. Found peaks that do not form
+        a lattice are refused ("no atomic columns found").
     recover_missed : bool
         Gaussian route with found peaks: add peaks of the fit residual as columns (a thin
         column on a thick neighbour's tail is no peak of the image) and fit again. It finds
@@ -334,7 +340,7 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         rc, xs, width = fit.positions_px, fit.volume, fit.width
     else:
         xs = voronoi_cross_sections(img, rc, pixel_size=ps, max_radius=nearest_neighbour_distance(rc) * ps)
-    mixture = fit_mixture(xs, max_components=max_components)
+    mixture = fit_mixture(xs, max_components=max_components, n_components=n_components)
     offset = 1
     if method == "statistics":
         if mixture.order > 1:

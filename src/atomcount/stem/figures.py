@@ -31,7 +31,7 @@ def cross_section_histogram(result: StemCountResult, path: str | Path) -> Path:
     parts = m.weights[:, None] * np.exp(-0.5 * ((grid - m.means[:, None]) / m.width) ** 2) / (m.width * np.sqrt(2 * np.pi))
     for p in parts:
         ax.plot(grid, scale * p, color="tab:blue", lw=0.6)
-    ax.plot(grid, scale * parts.sum(axis=0), color="tab:blue", lw=1.6, label=f"mixture, {m.order} components (ICL)")
+    ax.plot(grid, scale * parts.sum(axis=0), color="tab:blue", lw=1.6, label=f"mixture, {m.order} components")
     if result.reference is not None:
         lib = result.reference.values
         shown = lib[lib <= grid[-1]]
@@ -47,14 +47,17 @@ def cross_section_histogram(result: StemCountResult, path: str | Path) -> Path:
 
 
 def icl_curve(result: StemCountResult, path: str | Path) -> Path:
-    """ICL against the number of mixture components, the chosen order marked."""
+    """ICL against the number of mixture components, the local minima and the chosen order marked."""
     plt = _plt()
     icl = result.icl
     orders = np.arange(1, len(icl) + 1)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(orders, icl, "o-", ms=3)
     ax.plot([result.n_components], [icl[result.n_components - 1]], "o", color="tab:red", ms=7,
-            label=f"minimum: {result.n_components} components")
+            label=f"chosen ({result.mixture.rule}): {result.n_components} components")
+    lm = result.mixture.local_minima
+    if len(lm):
+        ax.plot(lm, icl[lm - 1], "s", mfc="none", color="0.3", ms=6, label="local minima")
     ax.set_xlabel("number of components")
     ax.set_ylabel("ICL")
     ax.legend(fontsize=8)

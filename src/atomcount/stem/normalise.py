@@ -39,14 +39,16 @@ def detector_levels(detector_map: np.ndarray, *, black_level: float | None = Non
 
     The scan shows the detector's active area bright and the rest dark. Pixels are split
     into the two groups with Otsu's threshold; the vacuum level is the mean of the active
-    group, the black level the mean of the dark group unless ``black_level`` is given.
+    group, the black level the median of the dark group unless ``black_level`` is given (the
+    median, because the dark group also holds the blurred edge of the active area: on
+    atomap's real scan the mean is 1419, the median 1254, the off-detector level ≈ 1230).
 
     Parameters
     ----------
     detector_map : ndarray, 2-D
         Detector scan in the same raw units as the image.
     black_level : float, optional
-        Known black level (raw units); replaces the dark-group mean.
+        Known black level (raw units); replaces the dark-group median.
 
     Returns
     -------
@@ -69,7 +71,7 @@ def detector_levels(detector_map: np.ndarray, *, black_level: float | None = Non
         raise AtomcountError("detector map is flat: no active detector area to read the vacuum level from")
     t = threshold_otsu(m)
     active, dark = m[m > t], m[m <= t]
-    black = float(dark.mean()) if black_level is None else float(black_level)
+    black = float(np.median(dark)) if black_level is None else float(black_level)
     return black, float(active.mean())
 
 
