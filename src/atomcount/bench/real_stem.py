@@ -154,6 +154,7 @@ def _timed(image, **kwargs):
 def _run(name: str, label: str, image: np.ndarray, meta: dict, **kwargs) -> Run:
     """Count one image and match the columns to the reference where one exists."""
     result, seconds = _timed(image, **kwargs)
+    print(f"{name} ({label}): {len(result)} columns, {result.total_atoms} atoms, {seconds:.1f} s", flush=True)
     gt = meta.get("ground_truth") or {}
     run = Run(name, label, result, seconds)
     if "coordinates_A" in gt:
