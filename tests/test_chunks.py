@@ -81,8 +81,9 @@ def test_ledger_append_and_best_shipped(tmp_path):
     rows = chunks.ledger_rows(rec, chunk="baseline", recipe="shipped", state=state, shipped="baseline")
     assert [r["head"] for r in rows] == ["regression", "classification"]
     assert float(rows[0]["exact"]) == 0.5 and float(rows[0]["within_1"]) == 1.0
-    chunks.append_ledger(rows, tmp_path)
-    chunks.append_ledger(chunks.ledger_rows(rec, chunk="1", recipe="seed16", state=state, shipped=""), tmp_path)
-    ledger = chunks.read_ledger(tmp_path)
+    state_dir = tmp_path / "not" / "yet"  # the baseline row comes before the run creates its folder
+    chunks.append_ledger(rows, state_dir)
+    chunks.append_ledger(chunks.ledger_rows(rec, chunk="1", recipe="seed16", state=state, shipped=""), state_dir)
+    ledger = chunks.read_ledger(state_dir)
     assert len(ledger) == 4
     assert chunks.best_shipped_exact(ledger) == 0.5

@@ -13,6 +13,15 @@ import json
 from pathlib import Path
 
 
+#: What the evaluation is, for the BENCHMARKS.md section.
+WHOLEFRAME_INTRO = (
+    "36 particles of two families never used in training (18 ASE truncated octahedra/cuboctahedra, 18 Wulff "
+    "shapes with random surface energies), [110] and [100], adatoms, vacancies, truncations, tilt ≤ 0.5°, "
+    "anywhere in a 129.6 Å field (490–518 px at 0.250–0.265 Å/px); Table 1 microscope; each particle imaged once "
+    "per dose decade with each of two detector models (MTF on the counts / on the intensity). Matching within "
+    "1 Å; a missed column counts as wrong.\n\n")
+
+
 def ensure_wholeframe_sets(workers: int = 2) -> list[str]:
     """Simulate the whole-frame data sets that are missing or incomplete; return their folders."""
     from atomcount.dataset import DatasetSpec, generate, missing_entries
@@ -69,12 +78,7 @@ def main() -> None:
         body += ("\n### Overfocus frames (C10 +150…+250 Å; the model was trained on underfocus only)\n\n"
                  "| head | exact | ±1 | precision |\n|---|---|---|---|\n" + rows + "\n\n" + focus_markdown(over) + "\n")
     model = a.model or "the shipped model (src/atomcount/models/fcn_au_300kv.pt)"
-    intro = (f"Model: {model}. 36 particles of two families never used in training (18 ASE truncated "
-             "octahedra/cuboctahedra, 18 Wulff shapes with random surface energies), [110] and [100], "
-             "adatoms, vacancies, truncations, tilt ≤ 0.5°, anywhere in a 129.6 Å field (490–518 px at "
-             "0.250–0.265 Å/px); Table 1 microscope; each particle imaged once per dose decade with each of "
-             "two detector models (MTF on the counts / on the intensity). Matching within 1 Å; a missed "
-             "column counts as wrong.\n\n")
+    intro = f"Model: {model}. " + WHOLEFRAME_INTRO
     write_section("hrtem-wholeframe", "HRTEM column heights on whole frames of never-trained particles "
                   "(the trust evaluation)", intro + body, "python -m atomcount.bench.hrtem_wholeframe")
     print(body)

@@ -39,7 +39,7 @@ def train_continue(hours, threads, workers, skip_eval, no_ship) -> None:
 def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, threads: int, workers: int,
                       ship_allowed: bool, baseline: bool = False) -> None:
     """Whole-frame evaluation → ledger row → ship when ≥ 1 point better → ledger figure and section."""
-    from atomcount.bench.hrtem_wholeframe import run
+    from atomcount.bench.hrtem_wholeframe import WHOLEFRAME_INTRO, run
     from atomcount.evaluation.wholeframe import scores, wholeframe_markdown
     from atomcount.training.chunks import (
         append_ledger,
@@ -51,6 +51,12 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
     from atomcount.training.ledger import write_ledger_report
 
     records = run(model_file, workers=workers, threads=threads)
+    if baseline:
+        from atomcount.bench.report import write_section
+
+        write_section("hrtem-wholeframe", "HRTEM column heights on whole frames of never-trained particles "
+                      "(the trust evaluation)", WHOLEFRAME_INTRO + wholeframe_markdown(records),
+                      "python -m atomcount.bench.hrtem_wholeframe")
     best = max(scores(records, head=h)["exact"] for h in ("regression", "classification"))
     previous = best_shipped_exact(read_ledger())
     better = ship_allowed and not baseline and best >= previous + 0.01

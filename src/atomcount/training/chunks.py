@@ -149,7 +149,8 @@ def ledger_rows(records, *, chunk: str, recipe: str, state: dict, shipped: str) 
 
 
 def append_ledger(rows: list[dict], state_dir: Path = STATE_DIR) -> Path:
-    """Append rows to ``state_dir/ledger.csv`` atomically (header written once)."""
+    """Append rows to ``state_dir/ledger.csv`` atomically (header written once; folder created)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "ledger.csv"
     old = list(csv.DictReader(path.open())) if path.exists() else []
     tmp = path.with_suffix(".tmp")
