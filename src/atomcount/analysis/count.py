@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from atomcount.analysis.focus import Z_REFUSE, focus_sign
+from atomcount.analysis.focus import focus_sign
 from atomcount.analysis.readout import MIN_CLUSTER
 from atomcount.errors import AtomcountError
 
@@ -137,7 +137,6 @@ def count_columns(
     keep_maps: bool = False,
     min_cluster: int = MIN_CLUSTER,
     keep_probabilities: bool = False,
-    check_focus: bool = True,
 ) -> CountResult:
     """Count the atoms in every column of an HRTEM image.
 
@@ -163,10 +162,6 @@ def count_columns(
     keep_probabilities : bool
         Keep the classification head's per-column height probabilities (read at the
         final column positions, whichever head gives the heights).
-    check_focus : bool
-        Refuse images whose Fresnel fringe says overfocus beyond doubt (z < −30,
-        :mod:`atomcount.analysis.focus`): the shipped model reads underfocus only. False
-        counts them anyway. Weaker evidence is reported in ``focus_sign``.
 
     Returns
     -------
@@ -192,11 +187,8 @@ def count_columns(
     est = (columns_from_regression(hmap, target, calibration=getattr(net, "height_calibration", None))
            if head == "regression" else columns_from_classes(probs, target))
     est = calibrate_confidence(net, head, drop_small_clusters(est, target, min_cluster))
+    # the shipped model reads underfocus only: the result says what the particle edge shows
     focus = focus_sign(work, target)
-    if check_focus and focus.z < -Z_REFUSE:
-        raise AtomcountError(
-            f"the image looks overfocused (dark Fresnel fringe at the particle edge, z = {focus.z:.1f}); "
-            "the model reads underfocus only (C10 -250..-150 A): use an underfocus image or --allow-overfocus")
     class_p = _column_probabilities(probs, est.xy_px, target) if keep_probabilities else None
     rows = est.xy_px[:, 0] / factor
     cols = est.xy_px[:, 1] / factor

@@ -20,9 +20,7 @@ import click
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--min-cluster", type=int, default=16, show_default=True,
               help="Drop groups of fewer columns linked within 3.2 Å (spurious peaks in vacuum); 0 keeps all.")
-@click.option("--allow-overfocus", is_flag=True,
-              help="Count images whose Fresnel fringe says overfocus (the shipped model reads underfocus only).")
-def count(files, pixel_size, head, model_path, out, no_figures, device, min_cluster, allow_overfocus) -> None:
+def count(files, pixel_size, head, model_path, out, no_figures, device, min_cluster) -> None:
     """Count the atoms in every column of each image in FILES.
 
     Reads .dm3 .dm4 .emd .ser .mrc .tif .png .npy .npz. A file holding a stack
@@ -48,8 +46,7 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, min_clus
             jobs.append((name, frame, data.pixel_size, f))
     total = 0
     for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
-        res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster,
-                            check_focus=not allow_overfocus)
+        res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster)
         if res.focus_sign != "underfocus":
             why = ("the Fresnel fringe at the particle edge is dark: the image may be overfocused"
                    if res.focus_sign == "overfocus" else "the focus sign could not be read from the particle edge")

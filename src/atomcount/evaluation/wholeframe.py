@@ -228,16 +228,17 @@ def wholeframe_markdown(records: WholeFrameRecords, heads=("regression", "classi
 
 def focus_markdown(records: WholeFrameRecords) -> str:
     """How often the focus check reads each sign, and how often ``count`` would refuse, per decade."""
-    from atomcount.analysis.focus import Z_DECIDE, Z_REFUSE
+    from atomcount.analysis.focus import Z_DECIDE
 
     _, frames = records.arrays()
     first = frames["head"] == frames["head"][0]  # one row per frame
     z, dec = frames["focus_z"][first], frames["decade"][first]
-    out = [f"Focus check on these frames (fringe z; overfocus read below −{Z_DECIDE:g}, refused below −{Z_REFUSE:g}):", "",
-           "| dose (e⁻/Å²) | frames | read underfocus | read overfocus | undetermined | refused |", "|---|---|---|---|---|---|"]
+    out = [f"Focus check on these frames (Fresnel-fringe z; read as overfocus below −{Z_DECIDE:g}, underfocus above "
+           f"{Z_DECIDE:g}; `count` warns unless underfocus):", "",
+           "| dose (e⁻/Å²) | frames | read underfocus | read overfocus | undetermined | z < −30 |", "|---|---|---|---|---|---|"]
     for d in dict.fromkeys(dec.tolist()):
         m = dec == d
         zz = z[m]
         out.append(f"| {d} | {m.sum()} | {np.mean(zz > Z_DECIDE):.2f} | {np.mean(zz < -Z_DECIDE):.2f} | "
-                   f"{np.mean(~(np.abs(zz) > Z_DECIDE)):.2f} | {np.mean(zz < -Z_REFUSE):.2f} |")
+                   f"{np.mean(~(np.abs(zz) > Z_DECIDE)):.2f} | {np.mean(zz < -30):.2f} |")
     return "\n".join(out)
