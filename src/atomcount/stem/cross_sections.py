@@ -176,12 +176,14 @@ def _bordered_solve(matrix: sparse.spmatrix, dense: np.ndarray, data: np.ndarray
     background's ones, the width's derivative). The damped normal equations
     [[H + λ diag H, U], [Uᵀ, C + λ diag C]] [x; y] = [Mᵀd; Dᵀd], H = MᵀM, U = MᵀD, C = DᵀD,
     are solved by a sparse LU of H and the k × k Schur complement, so the dense columns
-    cause no fill-in.
+    cause no fill-in. H is symmetric positive definite, so the LU takes its pivots on the
+    diagonal with a symmetric fill-reducing ordering (minimum degree on H + Hᵀ): on 7 876
+    columns of a real rod image a third of the fill-in and time of the default COLAMD.
     """
     H = (matrix.T @ matrix).tocsc()
     diag = H.diagonal()
     H = H + sparse.diags(damping * diag + 1e-12 * diag.max(), format="csc")
-    lu = splu(H)
+    lu = splu(H, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     U = np.asarray(matrix.T @ dense)
     C = dense.T @ dense
     C = C + np.diag(damping * np.diag(C))
