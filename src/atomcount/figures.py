@@ -16,17 +16,19 @@ def _plt():
 
 
 def overlay(image: np.ndarray, x_px: np.ndarray, y_px: np.ndarray, height: np.ndarray, path: str | Path,
-            title: str = "", pixel_size: float | None = None, flagged: np.ndarray | None = None) -> Path:
+            title: str = "", pixel_size: float | None = None, flagged: np.ndarray | None = None,
+            vmax: float | None = None) -> Path:
     """Image in grey with each column's height written at its position.
 
     ``x_px`` runs along the array's second axis, ``y_px`` along its first. Columns where
-    ``flagged`` is true (e.g. low confidence) get a red ring.
+    ``flagged`` is true (e.g. low confidence) get a red ring. ``vmax`` is the count at the
+    top of the colour scale (15 by default, the HRTEM network's largest class).
     """
     plt = _plt()
     n0, n1 = image.shape
     fig, ax = plt.subplots(figsize=(8, 8 * n0 / n1))
     ax.imshow(image, cmap="gray", origin="upper")
-    sc = ax.scatter(x_px, y_px, c=height, cmap="viridis", vmin=1, vmax=15, s=14, alpha=0.6)
+    sc = ax.scatter(x_px, y_px, c=height, cmap="viridis", vmin=1, vmax=15 if vmax is None else vmax, s=14, alpha=0.6)
     if flagged is not None and np.any(flagged):
         f = np.asarray(flagged, bool)
         ax.scatter(np.asarray(x_px)[f], np.asarray(y_px)[f], s=60, facecolors="none", edgecolors="red",

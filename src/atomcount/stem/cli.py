@@ -109,7 +109,8 @@ def count(files, pixel_size, method, cross_section, normalised, black_level, vac
         write_columns_csv(d / "columns.csv", res.table())
         write_summary_json(d / "summary.json", res.summary() | {"source": str(src)})
         if not no_figures:
-            overlay(frame, res.x_px, res.y_px, res.count, d / "overlay.png", pixel_size=res.pixel_size)
+            overlay(frame, res.x_px, res.y_px, res.count, d / "overlay.png", pixel_size=res.pixel_size,
+                    vmax=max(int(res.count.max()), 2))  # STEM columns can hold far more than 15 atoms
             columns_3d(res.x_A, res.y_A, res.count, d / "columns_3d.png")
             cross_section_histogram(res, d / "cross_sections.png")
             icl_curve(res, d / "icl.png")
