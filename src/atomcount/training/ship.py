@@ -168,7 +168,7 @@ def _card_markdown(c: dict) -> str:
 - **Training data**: {sum(d['n_particles'] for d in tr['data'])} simulated Wulff particles (seeds
   {[d['seed'] for d in tr['data']]}), images rendered on the fly with paper 000 Table 1 ranges.
 - **Training**: {tr['steps']} steps of batch {tr['config']['batch']} × {tr['config']['crop']}² crops,
-  {tr['seconds'] / 60:.0f} min on {tr['machine']}; seed {tr['config']['seed']}.
+  {tr['seconds'] / 60:.0f} min on {tr['machine']}; seed {tr['config']['seed']}.{_lineage_line(c)}
 - **Height calibration** (regression head): {_calibration_line(c.get('calibration'))}
 - **Command**: `{c['command']}`
 - **Date**: {c['date']}
@@ -190,6 +190,15 @@ def _wholeframe_section(c: dict) -> str:
     hours = f" after {c['cpu_hours']:.1f} CPU-hours of continued training" if "cpu_hours" in c else ""
     return (f"\n## Whole frames of never-trained particle families{hours} (the trust evaluation)\n\n"
             f"{c['wholeframe_markdown']}")
+
+
+def _lineage_line(c: dict) -> str:
+    init = c["training"]["config"].get("init")
+    if not init:
+        return ""
+    hours = f" ({c['cpu_hours']:.2f} CPU-hours of continued training)" if "cpu_hours" in c else ""
+    return (f"\n- **Started from**: the weights of `{init}` as shipped before{hours}; that model's card "
+            "(in the git history) says how it was made (GPU pre-training + CPU fine-tunes).")
 
 
 def _calibration_line(cal: dict | None) -> str:
