@@ -115,3 +115,16 @@ def test_written_files_follow_umask(tmp_path, table):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_read_frames_names_single_images_and_stack_frames(tmp_path):
+    import numpy as np
+
+    from atomcount.io import read_frames
+
+    np.save(tmp_path / "one.npy", np.ones((32, 32), np.float32))
+    np.save(tmp_path / "stack.npy", np.arange(3 * 32 * 32, dtype=np.float32).reshape(3, 32, 32))
+    jobs = read_frames([tmp_path / "one.npy", tmp_path / "stack.npy"], pixel_size=0.25)
+    assert [j[0] for j in jobs] == ["one", "stack_frame0000", "stack_frame0001", "stack_frame0002"]
+    assert all(j[2] == 0.25 and j[1].shape == (32, 32) for j in jobs)
+    np.testing.assert_array_equal(jobs[2][1], np.arange(1024, 2048, dtype=np.float32).reshape(32, 32))

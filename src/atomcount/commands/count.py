@@ -33,17 +33,11 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, min_clus
 
     from atomcount.analysis.count import LOW_CONFIDENCE, count_columns
     from atomcount.figures import columns_3d, overlay
-    from atomcount.io import read_image
+    from atomcount.io import read_frames
     from atomcount.io.results import write_columns_csv, write_summary_json
     from atomcount.stem.lattice import lattice_check
 
-    jobs = []
-    for f in files:
-        data = read_image(f, pixel_size=pixel_size, allow_stack=True)
-        frames = data.data[None] if data.data.ndim == 2 else data.data
-        for k, frame in enumerate(frames):
-            name = Path(f).stem + (f"_frame{k:04d}" if len(frames) > 1 else "")
-            jobs.append((name, frame, data.pixel_size, f))
+    jobs = read_frames(files, pixel_size)
     total = 0
     for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
         res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster)

@@ -126,3 +126,19 @@ def read_image(path, pixel_size: float | None = None, allow_stack: bool = False)
 
     metadata = {**raw.metadata, "format": plugin.NAME, "pixel_size_from": origin}
     return ImageData(data=image, pixel_size=ps, source=source, metadata=metadata)
+
+
+def read_frames(paths, pixel_size: float | None = None) -> list[tuple[str, np.ndarray, float, str]]:
+    """Every 2-D frame of the given files, read eagerly: ``(name, frame, pixel size [Å/px], source)``.
+
+    A single image is named after its file's stem; the frames of a stack get
+    ``_frameNNNN`` appended. All files are read (and checked) before any is counted, so a
+    bad file stops a command before it writes anything.
+    """
+    out = []
+    for f in paths:
+        data = read_image(f, pixel_size=pixel_size, allow_stack=True)
+        frames = data.data[None] if data.data.ndim == 2 else data.data
+        for k, frame in enumerate(frames):
+            out.append((Path(f).stem + (f"_frame{k:04d}" if len(frames) > 1 else ""), frame, data.pixel_size, str(f)))
+    return out

@@ -80,7 +80,7 @@ def count(files, pixel_size, method, cross_section, normalised, black_level, vac
     counted before anything is written, so bad input leaves no output behind.
     """
     from atomcount.figures import columns_3d, overlay
-    from atomcount.io import read_image
+    from atomcount.io import read_frames
     from atomcount.io.results import write_columns_csv, write_summary_json
     from atomcount.stem.counting import count_stem
     from atomcount.stem.figures import cross_section_histogram, icl_curve
@@ -93,13 +93,7 @@ def count(files, pixel_size, method, cross_section, normalised, black_level, vac
         settings["detector_map"] = _read_detector_map(detector_map)
     if positions is not None:
         settings["positions"] = _read_positions(positions)
-    jobs = []
-    for f in files:
-        data = read_image(f, pixel_size=pixel_size, allow_stack=True)
-        frames = data.data[None] if data.data.ndim == 2 else data.data
-        for k, frame in enumerate(frames):
-            name = Path(f).stem + (f"_frame{k:04d}" if len(frames) > 1 else "")
-            jobs.append((name, frame, data.pixel_size, f))
+    jobs = read_frames(files, pixel_size)
     results = [(name, frame, src, count_stem(frame, pixel_size=ps, **settings)) for name, frame, ps, src in jobs]
     for name, frame, src, res in results:
         if res.lattice is not None and not res.lattice.ok:
