@@ -90,6 +90,23 @@ def test_refuses_outside_trained_domain(random_additive):
         predict_batch("Au", "100", 300.0, [21.0, 40.0], 60.0, 200.0, 0.085, weights=path)
 
 
+def test_domain_is_continuous_in_kv_and_rmsd_between_simulated_settings():
+    from types import SimpleNamespace
+
+    from atomcount.ppiscs.surrogate import domain_problems
+
+    settings = [[79, "100", kv, r] for kv in (200.0, 300.0) for r in (0.075, 0.15)] + [[79, "100", 120.0, 0.085]]
+    model = SimpleNamespace(meta={"domain": {"settings": settings, "alpha_mrad": [10.0, 35.5],
+                                             "theta_mrad": [18.0, 250.0], "min_width_mrad": 10.0}})
+    ok = lambda kv, r, z=79: not domain_problems(model, z, "100", kv, 21.0, r, 60.0, 200.0)  # noqa: E731
+    assert ok(250.0, 0.1) and ok(200.0, 0.075) and ok(300.0, 0.15)  # inside the grid, on its nodes
+    assert not ok(250.0, 0.16)  # rmsd beyond both neighbours
+    assert not ok(320.0, 0.1) and not ok(100.0, 0.085)  # voltage outside 120…300
+    assert ok(150.0, 0.085) and not ok(150.0, 0.1)  # the 120 kV side holds only 0.085 Å
+    assert not ok(250.0, 0.1, z=78)  # element never simulated
+    assert any("300 kV" in p for p in domain_problems(model, 79, "100", 330.0, 21.0, 0.1, 60.0, 200.0))
+
+
 def test_predict_batch_masks_past_thickness(random_additive):
     path, _ = random_additive
     y = predict_batch("Au", ["100", "110"], 300.0, 21.0, 60.0, 200.0, 0.085, weights=path)

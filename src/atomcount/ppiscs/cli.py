@@ -50,6 +50,37 @@ def simulate(elements, zones, voltages, rmsds, out, workers, threads, scheduler,
 
 
 @ppiscs.command()
+@click.option("--run", "run_it", is_flag=True, help="Simulate missing entries (cheapest first) instead of only listing.")
+@click.option("--hours", default=1.0, show_default=True, help="Wall-clock budget of --run (h).")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Queue library directory [default: library/ppiscs].")
+@click.option("--elements", default=None, help="Restrict to these symbols (comma-separated).")
+@click.option("--zones", default=None, help="Restrict to these zone axes.")
+@click.option("--voltages", default=None, help="Restrict to these voltages (kV).")
+@click.option("--threads", default=2, show_default=True, help="FFTW threads.")
+@click.option("--report", default=None, type=click.Path(dir_okay=False), help="Write the status as Markdown here.")
+def queue(run_it, hours, out, elements, zones, voltages, threads, report):
+    """The library queue over paper 001's whole domain: what is done, what is left, how long."""
+    from pathlib import Path
+
+    from atomcount.ppiscs import queue as q
+
+    directory = Path(out) if out else q.QUEUE_DIR
+    entries = q.domain(
+        elements=tuple(e.strip() for e in elements.split(",")) if elements else q.ELEMENTS,
+        zones=tuple(z.strip() for z in zones.split(",")) if zones else q.ZONES,
+        voltages=tuple(_floats(voltages, "voltages")) if voltages else q.VOLTAGES,
+    )
+    if run_it:
+        q.run(hours, directory, entries=entries, threads=threads,
+              progress=lambda r: click.echo(f"{r['entry']}: {r['seconds']:.0f} s on {r.get('device', 'cpu')}"))
+    text = q.status_markdown(q.status(directory, entries=entries), directory)
+    if report:
+        Path(report).write_text(text)
+    click.echo(text)
+
+
+@ppiscs.command()
 @click.option("--element", required=True, help="Chemical symbol, e.g. Au.")
 @click.option("--zone", required=True, help="Zone axis: 100 or 110.")
 @click.option("--voltage", required=True, type=float, help="kV.")

@@ -99,6 +99,16 @@ class SimulationSettings:
         Width of the detector rings (mrad).
     max_atoms : int or None
         Thickness in atoms per column; ``None`` uses :data:`MAX_ATOMS` of the zone axis.
+    projection : {"infinite", "finite"}
+        abTEM potential projection: ``"infinite"`` projects each atom whole into the slice
+        that holds its centre; ``"finite"`` integrates the 3-D potential over each slice.
+    slices_per_plane : int
+        Slices per atomic-plane spacing (1: one slice per plane, the plane in its middle).
+    antialias_taper : float
+        Width of abTEM's cosine taper at the antialiasing cutoff (fraction of the cutoff;
+        abTEM's default 0.01). Applied at every slice, the taper is not idempotent, so it
+        attenuates more the more slices there are; 0 (a hard cutoff) makes free
+        propagation leave the ring intensities unchanged (test ``test_free_propagation…``).
     """
 
     supercell_length: float = 16.0
@@ -112,6 +122,15 @@ class SimulationSettings:
     use_symmetry: bool = True
     ring_width: float = 1.0
     max_atoms: int | None = None
+    projection: str = "infinite"
+    slices_per_plane: int = 1
+    antialias_taper: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.projection not in ("infinite", "finite"):
+            raise AtomcountError(f"projection must be 'infinite' or 'finite', got {self.projection!r}")
+        if int(self.slices_per_plane) != self.slices_per_plane or self.slices_per_plane < 1:
+            raise AtomcountError(f"slices_per_plane must be a positive integer, got {self.slices_per_plane}")
 
     def to_json(self) -> str:
         """Settings as a canonical JSON string (stored with every entry)."""
@@ -296,13 +315,32 @@ def supercell_atoms(element: Element, crystal: Crystal, repeats: tuple, atoms_pe
     return atoms.repeat((repeats[0], repeats[1], atoms_per_column))
 
 
-def exit_planes(crystal: Crystal, atoms_per_column: int) -> tuple[int, ...]:
+def exit_planes(crystal: Crystal, atoms_per_column: int, slices_per_plane: int = 1) -> tuple[int, ...]:
     """abTEM exit planes: the entrance (-1) and the slice completing each atom of a column."""
-    return (-1,) + tuple(range(crystal.planes - 1, crystal.planes * atoms_per_column, crystal.planes))
+    per_atom = crystal.planes * slices_per_plane
+    return (-1,) + tuple(range(per_atom - 1, per_atom * atoms_per_column, per_atom))
 
 
-def _configure_abtem(threads: int) -> dict:
-    """abTEM settings: eager arrays, fixed FFT plans, GPU when present."""
+def column_potential(atoms_or_phonons, crystal: Crystal, gpts: tuple, settings: SimulationSettings,
+                     atoms_per_column: int):
+    """abTEM ``Potential`` of the supercell, sliced and projected as ``settings`` say.
+
+    Each atomic-plane spacing is cut into ``settings.slices_per_plane`` equal slices, so
+    every atom of a column ends on a slice boundary and :func:`exit_planes` records it.
+    """
+    import abtem
+
+    per_atom = crystal.planes * settings.slices_per_plane
+    thickness = float(crystal.cell[2] / per_atom)
+    return abtem.Potential(
+        atoms_or_phonons, gpts=gpts, slice_thickness=(thickness,) * (per_atom * atoms_per_column),
+        exit_planes=exit_planes(crystal, atoms_per_column, settings.slices_per_plane),
+        projection=settings.projection, parametrization="lobato",
+    )
+
+
+def _configure_abtem(threads: int, antialias_taper: float = 0.01) -> dict:
+    """abTEM settings: eager arrays, fixed FFT plans, the antialiasing taper, GPU when present."""
     device = "cpu"
     try:
         import cupy  # noqa: F401
@@ -317,6 +355,7 @@ def _configure_abtem(threads: int) -> dict:
         "fftw.threads": int(threads),
         "fftw.planning_effort": "FFTW_ESTIMATE",
         "diagnostics.progress_bar": False,
+        "antialias.taper": float(antialias_taper),
     }
 
 
@@ -388,7 +427,7 @@ def simulate_entry(
     atoms = supercell_atoms(element, crystal, geom.repeats, n_atoms)
     n_rings = int(round(settings.max_detector / settings.ring_width))
     base_seed = entry.seed if phonon_seed is None else int(phonon_seed)
-    config = _configure_abtem(threads)
+    config = _configure_abtem(threads, settings.antialias_taper)
     n_waves = len(geom.indices)
     bs = max(1, min(settings.batch_size, n_waves))
     n_batches = -(-n_waves // bs)
@@ -406,10 +445,7 @@ def simulate_entry(
                 atoms, num_configs=settings.num_configs, sigmas=entry.rmsd,
                 ensemble_mean=False, seed=seed,
             )
-            potential = abtem.Potential(
-                phonons, gpts=geom.gpts, slice_thickness=float(crystal.cell[2] / crystal.planes),
-                exit_planes=exit_planes(crystal, n_atoms), projection="infinite", parametrization="lobato",
-            )
+            potential = column_potential(phonons, crystal, geom.gpts, settings, n_atoms)
             waves = abtem.Waves(
                 plane_waves(geom, geom.indices[idx]), energy=entry.voltage * 1e3, extent=geom.extent,
                 ensemble_axes_metadata=[abtem.core.axes.OrdinalAxis(values=tuple(range(len(idx))))],

@@ -18,7 +18,7 @@ from atomcount.ppiscs.simulation import (
     SimulationSettings,
     _configure_abtem,
     crystal_cell,
-    exit_planes,
+    column_potential,
     simulate_entry,
     supercell_atoms,
 )
@@ -75,11 +75,10 @@ def probe_scan(entry: Entry, settings: SimulationSettings, alpha: float, inner: 
     atoms = supercell_atoms(element, crystal, geom.repeats, n_atoms)
     seed = entry.seed if phonon_seed is None else phonon_seed
     lam = wavelength(entry.voltage)
-    with abtem.config.set(_configure_abtem(threads)):
+    with abtem.config.set(_configure_abtem(threads, settings.antialias_taper)):
         phonons = abtem.FrozenPhonons(atoms, num_configs=settings.num_configs, sigmas=entry.rmsd,
                                       ensemble_mean=True, seed=seed)
-        potential = abtem.Potential(phonons, gpts=geom.gpts, slice_thickness=float(crystal.cell[2] / crystal.planes),
-                                    exit_planes=exit_planes(crystal, n_atoms), projection="infinite", parametrization="lobato")
+        potential = column_potential(phonons, crystal, geom.gpts, settings, n_atoms)
         probe = abtem.Probe(semiangle_cutoff=alpha, soft=False, energy=entry.voltage * 1e3, extent=geom.extent,
                             gpts=geom.gpts, aberrations={"C10": defocus, "C30": cs_um * 1e4})
         size = np.array(geom.extent) if region == "supercell" else crystal.cell[:2]
@@ -218,3 +217,51 @@ def compare_settings(entry: Entry, reference: SimulationSettings, variants: dict
 def with_changes(settings: SimulationSettings, **changes) -> SimulationSettings:
     """``settings`` with some fields replaced."""
     return replace(settings, **changes)
+
+
+#: Variants of the slicing study: (projection, slices per atomic-plane spacing).
+SLICING_VARIANTS = (("infinite", 1), ("finite", 1), ("finite", 2), ("finite", 4), ("finite", 8), ("finite", 20))
+#: Detectors of the slicing study (inner, outer in mrad), all with α = 21 mrad.
+SLICING_DETECTORS = {"LAADF 25–60": (25.0, 60.0), "HAADF 60–200": (60.0, 200.0), "high angle 150–250": (150.0, 250.0)}
+#: Thicknesses (atoms per column) reported by the slicing study.
+SLICING_ATOMS = (1, 2, 5, 20, 61)
+#: Probe semi-angle of the slicing study (mrad).
+SLICING_ALPHA = 21.0
+
+
+def slicing_settings(projection: str, slices_per_plane: int, max_atoms: int = max(SLICING_ATOMS)) -> SimulationSettings:
+    """Settings of one variant of the slicing study.
+
+    An 8 Å supercell (2×2 cells along [100]) with one frozen-phonon configuration shared by
+    every plane wave and every variant, so that variants differ only in slicing and
+    projection; a hard antialiasing cutoff (no taper, which would attenuate more with more
+    slices); tilts inside :data:`SLICING_ALPHA`; antialiasing cutoff at 250 + 80 mrad,
+    enough for the 250-mrad detector.
+    """
+    return SimulationSettings(supercell_length=8.0, max_convergence=SLICING_ALPHA, cutoff_margin=80.0,
+                              shared_phonons=True, batch_size=64, max_atoms=max_atoms, antialias_taper=0.0,
+                              projection=projection, slices_per_plane=slices_per_plane)
+
+
+def slicing_run(entry: Entry, projection: str, slices_per_plane: int, threads: int = 1) -> dict:
+    """PPISCS of one slicing variant at :data:`SLICING_ATOMS` for :data:`SLICING_DETECTORS`.
+
+    Returns
+    -------
+    dict
+        ``projection``, ``slices_per_plane``, ``slice_thickness`` (Å), ``waves``, ``gpts``,
+        ``seconds`` (wall), ``cpu_seconds`` and ``ppiscs``: per detector, Å² per column at
+        each thickness of :data:`SLICING_ATOMS`.
+    """
+    settings = slicing_settings(projection, slices_per_plane)
+    result = simulate_entry(entry, settings, threads=threads)
+    crystal = result.crystal
+    take = np.array(SLICING_ATOMS) - 1
+    return {
+        "projection": projection, "slices_per_plane": int(slices_per_plane),
+        "slice_thickness": float(crystal.cell[2] / crystal.planes / slices_per_plane),
+        "waves": int(len(result.geometry.indices)), "gpts": list(result.geometry.gpts),
+        "seconds": float(result.seconds), "cpu_seconds": float(result.cpu_seconds),
+        "ppiscs": {name: result_ppiscs(result, SLICING_ALPHA, *det)[take].tolist()
+                   for name, det in SLICING_DETECTORS.items()},
+    }

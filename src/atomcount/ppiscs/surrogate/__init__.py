@@ -2,7 +2,8 @@
 
 :func:`predict` is the ``source="surrogate"`` of :func:`atomcount.ppiscs.curve.ppiscs_curve`;
 :func:`predict_batch` evaluates many settings at once. Neither imports torch. Inputs
-outside the trained domain (recorded with the weights) raise :class:`AtomcountError`,
+outside the trained domain (recorded with the weights; continuous in kV and rmsd between
+the simulated settings of an element and zone axis) raise :class:`AtomcountError`,
 or, with ``extrapolate=True``, give a :class:`SurrogateDomainWarning`.
 """
 from __future__ import annotations
@@ -41,14 +42,22 @@ def domain_problems(model, z: int, zone: str, kv: float, alpha: float, rmsd: flo
     """Reasons (empty if none) why a setting lies outside ``model``'s trained domain."""
     dom = model.meta["domain"]
     out = []
-    same = [s for s in dom["settings"] if s[0] == z and s[1] == zone and abs(s[2] - kv) < 1e-6]
-    if not same:
-        have = ", ".join(f"Z={s[0]} [{s[1]}] {s[2]:g} kV" for s in dom["settings"])
-        out.append(f"Z={z} [{zone}] at {kv:g} kV was not in the training library (trained: {have})")
+    mine = [s for s in dom["settings"] if s[0] == z and s[1] == zone]
+    voltages = sorted({float(s[2]) for s in mine})
+    if not mine:
+        have = ", ".join(sorted({f"Z={s[0]} [{s[1]}]" for s in dom["settings"]}))
+        out.append(f"Z={z} [{zone}] was not in the training library (trained: {have})")
+    elif not voltages[0] - 1e-6 <= kv <= voltages[-1] + 1e-6:
+        out.append(f"{kv:g} kV outside the trained {voltages[0]:g}…{voltages[-1]:g} kV for Z={z} [{zone}]")
     else:
-        r = [s[3] for s in same]
-        if not min(r) - 1e-4 <= rmsd <= max(r) + 1e-4:
-            out.append(f"rmsd {rmsd:g} Å outside the trained {min(r):g}…{max(r):g} Å for Z={z} [{zone}] {kv:g} kV")
+        # the simulated voltages on either side of kv must both hold rmsd within their range
+        lo = max(v for v in voltages if v <= kv + 1e-6)
+        hi = min(v for v in voltages if v >= kv - 1e-6)
+        for v in {lo, hi}:
+            r = [s[3] for s in mine if abs(s[2] - v) < 1e-6]
+            if not min(r) - 1e-4 <= rmsd <= max(r) + 1e-4:
+                out.append(f"rmsd {rmsd:g} Å outside the trained {min(r):g}…{max(r):g} Å "
+                           f"for Z={z} [{zone}] {v:g} kV")
     lo, hi = dom["alpha_mrad"]
     if not lo <= alpha <= hi:
         out.append(f"convergence angle {alpha:g} mrad outside the trained {lo:g}…{hi:g} mrad")
