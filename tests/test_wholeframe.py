@@ -87,3 +87,32 @@ def test_unknown_family_is_refused():
 
     with pytest.raises(AtomcountError, match="family"):
         ParticleConfig(family="icosahedron")
+
+
+def test_wholeframe_confidence_fit_reads_raw_confidences_and_restores_the_model(monkeypatch):
+    from types import SimpleNamespace
+
+    import atomcount.evaluation.wholeframe as wf
+
+    rng = np.random.default_rng(0)
+    seen = {}
+
+    def fake_evaluate(model, entries, **kw):
+        seen["calibration during"] = dict(model.confidence_calibration)
+        rec = WholeFrameRecords()
+        raw = rng.uniform(0, 1, 4000)
+        right = rng.uniform(0, 1, 4000) < raw**2  # over-confident raw scores
+        xy = np.stack([np.arange(4000) * 3.0, np.zeros(4000)], 1)
+        true_h = np.full(4000, 5)
+        for head in kw["heads"]:
+            rec.add({"head": head, "decade": "1e3-1e4", "detector": "counts", "zone": "110", "family": "wulff"},
+                    xy, true_h, xy, np.where(right, 5, 6), raw)
+        return rec
+
+    monkeypatch.setattr(wf, "evaluate_wholeframes", fake_evaluate)
+    model = SimpleNamespace(confidence_calibration={"classification": "old map"})
+    fitted = wf.fit_wholeframe_confidence(model, [], progress=False)
+    assert seen["calibration during"] == {}
+    assert model.confidence_calibration == {"classification": "old map"}
+    for head in ("regression", "classification"):
+        assert fitted[head](np.array([0.5]))[0] == pytest.approx(0.25, abs=0.05)

@@ -22,14 +22,14 @@ WHOLEFRAME_INTRO = (
     "1 Å; a missed column counts as wrong.\n\n")
 
 
-def ensure_wholeframe_sets(workers: int = 2) -> list[str]:
-    """Simulate the whole-frame data sets that are missing or incomplete; return their folders."""
+def ensure_wholeframe_sets(workers: int = 2, sets: tuple | None = None) -> list[str]:
+    """Simulate the whole-frame data sets (default: the trust sets) that are missing or incomplete; return their folders."""
     from atomcount.dataset import DatasetSpec, generate, missing_entries
     from atomcount.evaluation.wholeframe import FIELD_OF_VIEW, WHOLEFRAME_SETS
     from atomcount.particles import ParticleConfig
 
     roots = []
-    for root, n, seed, family in WHOLEFRAME_SETS:
+    for root, n, seed, family in WHOLEFRAME_SETS if sets is None else sets:
         if missing_entries(Path(root), n):
             spec = DatasetSpec(n_particles=n, seed=seed, particle=ParticleConfig(
                 family=family, field_of_view=FIELD_OF_VIEW, margin=FIELD_OF_VIEW / 16))

@@ -39,6 +39,9 @@ DETECTORS = ("counts", "intensity")
 WHOLEFRAME_SETS = (("data/wholeframe-oct", 18, 901, "octahedron"),
                    ("data/wholeframe-wulff", 18, 902, "wulff-random"))
 FIELD_OF_VIEW = 129.6
+#: Whole frames of the training family (``wulff``, new seed) on which the confidence
+#: calibration is fitted: like users' frames, but never part of the trust evaluation.
+CALIBRATION_SET = ("data/calib-wholeframe", 24, 904, "wulff")
 
 
 @dataclass
@@ -242,3 +245,33 @@ def focus_markdown(records: WholeFrameRecords) -> str:
         out.append(f"| {d} | {m.sum()} | {np.mean(zz > Z_DECIDE):.2f} | {np.mean(zz < -Z_DECIDE):.2f} | "
                    f"{np.mean(~(np.abs(zz) > Z_DECIDE)):.2f} | {np.mean(zz < -30):.2f} |")
     return "\n".join(out)
+
+
+def fit_wholeframe_confidence(model, entries: list, *, seed: int = 78, heads=("regression", "classification"),
+                              progress: bool = True) -> dict:
+    """Per-head isotonic maps from raw column confidence to P(height exact), fitted on whole frames.
+
+    The frames are imaged as in :func:`evaluate_wholeframes` (every dose decade, both
+    detector models) from ``entries`` of :data:`CALIBRATION_SET`, with ``seed`` other than
+    the evaluation's; the model's own confidence calibration is switched off while the raw
+    confidences are read and restored afterwards.
+
+    Returns
+    -------
+    dict
+        head → :class:`~atomcount.analysis.calibration.ConfidenceCalibration`.
+    """
+    from atomcount.analysis.calibration import fit_confidence_calibration
+
+    saved = getattr(model, "confidence_calibration", {})
+    model.confidence_calibration = {}
+    try:
+        records = evaluate_wholeframes(model, entries, seed=seed, heads=heads, progress=progress)
+    finally:
+        model.confidence_calibration = saved
+    cols, _ = records.arrays()
+    out = {}
+    for h in heads:
+        m = (cols["head"] == h) & (cols["read"] > 0)
+        out[h] = fit_confidence_calibration(cols["confidence"][m], cols["read"][m] == cols["true"][m])
+    return out

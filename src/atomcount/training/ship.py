@@ -55,27 +55,43 @@ def calibrate(model, val_data: Path, images: int, seed: int = 77, fit_height: bo
     return model.height_calibration, model.confidence_calibration
 
 
-def recalibrate(name: str, val_data: Path, images: int = 120) -> Path:
-    """Fit the confidence calibrations of the shipped model ``name`` on validation particles.
+def recalibrate(name: str, val_data: Path | None = None, images: int = 120, frames: Path | None = None) -> Path:
+    """Fit the confidence calibrations of the shipped model ``name`` again.
 
-    Weights and height calibration are unchanged, so the card's test figures still hold.
-    Rewrites ``MODELS_DIR/name.pt`` (new calibration metadata) and the calibration entries
-    of its model card.
+    On ``images`` images of the validation particles ``val_data``, or, with ``frames``, on
+    whole frames of those particles (every dose decade and detector model, see
+    :func:`atomcount.evaluation.wholeframe.fit_wholeframe_confidence`). Weights and height
+    calibration are unchanged, so the card's test figures still hold. Rewrites
+    ``MODELS_DIR/name.pt`` (new calibration metadata) and the calibration entries of its card.
     """
     import torch
 
     from atomcount.dataset import open_spec
     from atomcount.nn.checkpoint import load_model, save_model
 
+    if (val_data is None) == (frames is None):
+        raise ValueError("give exactly one of val_data and frames")
     target = MODELS_DIR / f"{name}.pt"
     model, meta = load_model(target)
-    height, confidence = calibrate(model, val_data, images, fit_height=False)
+    if frames is None:
+        height, confidence = calibrate(model, val_data, images, fit_height=False)
+        source = val_data
+    else:
+        from atomcount.evaluation.wholeframe import fit_wholeframe_confidence
+        from atomcount.training.stream import load_entries
+
+        height = model.height_calibration
+        confidence = fit_wholeframe_confidence(model, load_entries([frames]))
+        model.confidence_calibration = confidence
+        source, images = frames, 0
     meta = dict(meta, calibration=_calibration_meta(height, confidence))
     save_model(target, model.to(torch.float32), meta)
     card_path = MODELS_DIR / f"{name}.json"
     card = json.loads(card_path.read_text())
-    card["calibration"]["confidence"] = _calibration_card(height, confidence, val_data, images,
-                                                          open_spec(val_data).to_json())["confidence"]
+    card["calibration"]["confidence"] = _calibration_card(height, confidence, source, images,
+                                                          open_spec(source).to_json())["confidence"]
+    card["calibration"]["confidence_source"] = ("whole frames (every dose decade, both detector models)"
+                                                if frames is not None else "validation images")
     card_path.write_text(json.dumps(card, indent=1))
     (MODELS_DIR / f"{name}.md").write_text(_card_markdown(card))
     return target
@@ -208,7 +224,8 @@ def _calibration_line(cal: dict | None) -> str:
             f"{cal['data']['n_particles']} validation particles (seed {cal['data']['seed']}), never the test set; "
             f"e.g. {cal['knots_read'][len(cal['knots_read']) // 2]:.2f} → {cal['knots_true'][len(cal['knots_true']) // 2]:.2f}.")
     if cal.get("confidence"):
-        line += (" Per-column confidences of both heads are mapped (isotonic, on validation images) to the "
+        line += (" Per-column confidences of both heads are mapped (isotonic, on "
+                 f"{cal.get('confidence_source', 'validation images')}) to the "
                  "probability that the height is exact; `count` flags columns below 0.5.")
     return line
 
@@ -227,11 +244,14 @@ def main() -> None:
     ap.add_argument("--val-data", type=Path, default=None,
                     help="validation particles for the regression head's height calibration")
     ap.add_argument("--val-images", type=int, default=120)
+    ap.add_argument("--calibration-frames", type=Path, default=None,
+                    help="with --recalibrate-only: fit the confidence maps on whole frames of these particles "
+                         "(e.g. data/calib-wholeframe) instead of --val-data images")
     a = ap.parse_args()
     if a.recalibrate_only:
-        if a.val_data is None:
-            ap.error("--recalibrate-only needs --val-data")
-        print(recalibrate(a.name, a.val_data, a.val_images))
+        if (a.val_data is None) == (a.calibration_frames is None):
+            ap.error("--recalibrate-only needs exactly one of --val-data and --calibration-frames")
+        print(recalibrate(a.name, a.val_data, a.val_images, frames=a.calibration_frames))
         return
     if a.run_dir is None or a.test_data is None:
         ap.error("RUN_DIR and --test-data are required")
