@@ -21,7 +21,7 @@ TINY = SimulationSettings(supercell_length=8.0, max_detector=60.0, max_convergen
 
 def test_domain_is_the_whole_table_of_paper_001():
     entries = q.domain()
-    assert len(entries) == 8 * 2 * 6 * 4 == len({e.name for e in entries})
+    assert len(entries) == 8 * 2 * 6 * 5 == len({e.name for e in entries})
     assert {e.voltage for e in entries} == {60.0, 80.0, 100.0, 120.0, 200.0, 300.0}
 
 
@@ -92,15 +92,19 @@ def test_work_grows_with_the_slices():
 
 def test_queue_runs_resumes_and_estimates(tmp_path):
     entries = [Entry("Au", "100", 60.0, 0.1), Entry("Cu", "100", 60.0, 0.1), Entry("Ni", "100", 60.0, 0.1)]
-    rows = q.status(tmp_path, TINY, entries)
+    rows = q.status(tmp_path, TINY, entries, shipped=None)
     assert not any(r["done"] for r in rows) and all(r["cpu_seconds"] is None for r in rows)
-    done = q.run(1.0, tmp_path, TINY, entries[:2])
+    done = q.run(1.0, tmp_path, TINY, entries[:2], shipped=None)
     assert sorted(r["entry"] for r in done) == sorted(e.name for e in entries[:2])
-    rows = q.status(tmp_path, TINY, entries)
+    rows = q.status(tmp_path, TINY, entries, shipped=None)
     assert [r["done"] for r in rows if r["entry"] == entries[2]] == [False]
     left = [r for r in rows if not r["done"]][0]
     assert left["cpu_seconds"] is not None and left["cpu_seconds"] > 0  # fitted to the two done entries
-    assert q.run(1.0, tmp_path, TINY, entries[:2]) == []  # nothing is simulated twice
+    assert q.run(1.0, tmp_path, TINY, entries[:2], shipped=None) == []  # nothing is simulated twice
+    # entries of a second (shipped) library count as done and are not simulated again
+    other = tmp_path / "shipped"
+    q.run(1.0, other, TINY, entries[2:], shipped=None)
+    assert all(r["done"] for r in q.status(tmp_path, TINY, entries, shipped=other))
     text = q.status_markdown(rows, tmp_path)
     assert "2 of 3 entries done" in text and "| [100] | 60 | 2 | 1 |" in text
     with pytest.raises(AtomcountError, match="hours"):
@@ -111,4 +115,7 @@ def test_cli_queue_lists_the_domain(tmp_path):
     r = subprocess.run([sys.executable, "-m", "atomcount.cli", "ppiscs", "queue", "--out", str(tmp_path),
                         "--elements", "Au", "--zones", "110", "--voltages", "60,80"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "0 of 8 entries done" in r.stdout and "| [110] | 80 | 0 | 4 |" in r.stdout
+    assert "0 of 10 entries done" in r.stdout and "| [110] | 80 | 0 | 5 |" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "atomcount.cli", "ppiscs", "queue", "--out", str(tmp_path),
+                        "--elements", "Au", "--zones", "100", "--voltages", "300"], capture_output=True, text=True)
+    assert "1 of 5 entries done" in r.stdout and "CPU-hours" in r.stdout  # the shipped 0.085 Å entry

@@ -18,14 +18,13 @@ from atomcount.bench.report import write_section
 from atomcount.ppiscs.simulation import Entry, SimulationSettings, default_threads
 from atomcount.ppiscs.validation import (
     DETECTORS,
-    SLICING_ATOMS,
     SLICING_DETECTORS,
-    SLICING_VARIANTS,
-    slicing_run,
+    SLICINGS,
     born_cross_section,
     compare_settings,
     identity_check,
     isolated_atom,
+    projected_potential_spectrum,
     result_ppiscs,
     with_changes,
 )
@@ -374,43 +373,79 @@ def figures(library: str | None) -> None:
     plt.close(fig)
 
 
-#: Elements of the slicing study: a light and a heavy one.
+#: Elements and lateral samplings (Å) of the slicing study.
 SLICING_ELEMENTS = ("Al", "Au")
+SLICING_SAMPLINGS = (0.02, 0.01, 0.005)
 
 
-def slicing_study(threads: int) -> dict:
-    """Every variant of :data:`SLICING_VARIANTS` for :data:`SLICING_ELEMENTS` (cached per run)."""
-    out = {}
-    for element in SLICING_ELEMENTS:
-        entry = Entry(element, "100", 300.0, 0.085)
-        out[element] = [_cached(f"slicing_{element}_{proj}{k}", lambda: slicing_run(entry, proj, k, threads))
-                        for proj, k in SLICING_VARIANTS]
+def slicing_study() -> dict:
+    """Single-atom cross-sections for every slicing and sampling, and the potentials' spectra (cached)."""
+    out = {"atoms": {}, "spectra": {}}
+    for el in SLICING_ELEMENTS:
+        for samp in SLICING_SAMPLINGS:
+            def compute(el=el, samp=samp):
+                return {f"{proj} {st}": [isolated_atom(el, 300.0, *det, extent=8.0, sampling=samp, projection=proj,
+                                                       slice_thickness=st) for det in SLICING_DETECTORS.values()]
+                        for proj, st in SLICINGS}
+            out["atoms"][f"{el} {samp}"] = _cached(f"slicing_atom_{el}_{samp}", compute)
+        for samp in (0.02, 0.01):
+            out["spectra"][f"{el} {samp}"] = _cached(f"slicing_spectrum_{el}_{samp}", lambda el=el, samp=samp: {
+                proj: projected_potential_spectrum(el, proj, samp) for proj in ("infinite", "finite")})
     return out
 
 
 def slicing_section(study: dict) -> None:
-    """The ``ppiscs-slicing`` section: each variant against the thinnest finite slices."""
-    blocks = []
-    head = ("| projection | slice (Å) | CPU (s) | " + " | ".join(
-        f"{d}, {n} at." for d in SLICING_DETECTORS for n in SLICING_ATOMS) + " |\n|" + "---|" * (
-        3 + len(SLICING_DETECTORS) * len(SLICING_ATOMS)))
-    for element, runs in study.items():
-        ref = runs[-1]
-        lines = []
-        for r in runs:
-            rel = [r["ppiscs"][d][i] / ref["ppiscs"][d][i] - 1 for d in SLICING_DETECTORS for i in range(len(SLICING_ATOMS))]
-            lines.append(f"| {r['projection']} | {r['slice_thickness']:.3f} | {r['cpu_seconds']:.0f} | "
-                         + " | ".join(f"{100 * x:+.1f} %" for x in rel) + " |")
-        values = " | ".join(f"{v:.4g}" for d in SLICING_DETECTORS for v in ref["ppiscs"][d])
-        blocks.append(f"**{element} [100]**, 300 kV, rmsd 0.085 Å, {ref['waves']} plane waves, "
-                      f"grid {ref['gpts'][0]}×{ref['gpts'][1]}; relative to finite projection in "
-                      f"{ref['slice_thickness']:.3f} Å slices, whose values (Å²) are\n\n| " + values + " |\n\n"
-                      + head + "\n" + "\n".join(lines))
-    body = ("Slice thickness and projection of the potential, α = 21 mrad, one frozen-phonon configuration "
-            "shared by every variant (8 Å supercell), so the differences are numerical only. "
-            "`infinite` is the library's present scheme: each atom projected whole into one slice per "
-            "atomic plane; `finite` integrates the 3-D potential over each slice.\n\n" + "\n\n".join(blocks))
-    write_section("ppiscs-slicing", "PPISCS: slice thickness and projection", body, COMMAND)
+    """The ``ppiscs-slicing`` section: slicing and projection of one atom, and the potentials' accuracy."""
+    dets = list(SLICING_DETECTORS)
+    lines = []
+    for key, runs in study["atoms"].items():
+        el, samp = key.split()
+        ref = runs["infinite None"]
+        lines.append(f"| {el} | {samp} | one slice (phase object) | " + " | ".join(f"{v:.5f} Å²" for v in ref) + " |")
+        for name, values in runs.items():
+            if name != "infinite None":
+                lines.append(f"| {el} | {samp} | finite, {name.split()[1]} Å slices | "
+                             + " | ".join(f"{100 * (v / r - 1):+.1f} %" for v, r in zip(values, ref)) + " |")
+    spec = [f"| {key.split()[0]} | {key.split()[1]} | {proj} | " + " | ".join(f"{100 * v:+.1f} %" for v in vals) + " |"
+            for key, d in study["spectra"].items() for proj, vals in d.items()]
+    def spec_of(key: str, proj: str, i: int) -> float:
+        return study["spectra"][key][proj][i]
+
+    def change(el: str, det: int) -> float:
+        runs = study["atoms"][f"{el} {SLICING_SAMPLINGS[-1]}"]
+        return runs[f"finite {SLICINGS[-1][1]}"][det] / runs["infinite None"][det] - 1
+
+    def pct(x: float) -> str:
+        return f"{100 * x:+.1f} %"
+
+    body = f"""One atom, 300 kV plane wave, 8 Å box, hard antialiasing cutoff; cross-section into each detector
+(Å²) for the whole atom in one slice (infinite projection: the phase-object approximation the library
+uses, one slice per atomic plane), and the change when abTEM's finite projection cuts the atom's
+3-D potential into thin slices with free propagation between them, at three lateral samplings.
+
+| element | sampling (Å) | slicing | {' | '.join(dets)} |
+|---|---|---|{'---|' * len(dets)}
+{chr(10).join(lines)}
+
+Accuracy of the potentials themselves: Fourier amplitude of one atom's projected potential (slices
+summed) against Lobato's scattering factor f(k), normalised at 0.5/Å, at k = 3, 5, 8, 10, 13 /Å
+(θ = λk = 59, 98, 158, 197, 256 mrad at 300 kV):
+
+| element | sampling (Å) | projection | k = 3 | 5 | 8 | 10 | 13 /Å |
+|---|---|---|---|---|---|---|---|
+{chr(10).join(spec)}
+
+Reading: the infinite projection (computed in Fourier space) reproduces f(k) to
+{pct(spec_of('Au 0.02', 'infinite', 3))} at 10/Å and the library's 0.02 Å; abTEM's finite projection (computed
+in real space) is off by {pct(spec_of('Au 0.02', 'finite', 3))} there and still {pct(spec_of('Au 0.01', 'finite', 3))}
+at 0.01 Å, so at the library's sampling it cannot converge the slicing. With the finest sampling
+(0.005 Å) and 0.05 Å slices the light atom stays near its phase-object value at HAADF
+({pct(change('Al', 1))}), where the phase-object and Born approximations hold, but the heavy atom's HAADF
+cross-section rises by {pct(change('Au', 1))} and its high-angle one by {pct(change('Au', 2))}: a
+three-dimensional effect of propagation inside a strongly scattering core that one slice per plane
+leaves out. It has the sign and size of the library's deviation from Multem-based values
+(−8…−10 % for 80–220 mrad detectors)."""
+    write_section("ppiscs-slicing", "PPISCS: slice thickness and projection of the potential", body, COMMAND)
 
 
 SECTIONS = ("identity", "convergence", "slicing", "single-atom", "rmsd", "library")
@@ -428,7 +463,7 @@ def main(quick: bool = False, library: str | None = None, threads: int | None = 
     if "convergence" in sections:
         convergence_section(convergence_studies(threads, quick))
     if "slicing" in sections:
-        slicing_section(slicing_study(threads))
+        slicing_section(slicing_study())
     if "single-atom" in sections:
         single_atom_section(library)
     if "rmsd" in sections:

@@ -1,10 +1,11 @@
 """The queue of PPISCS library entries over the whole domain of paper 001 (Table 1).
 
 The domain is :data:`ELEMENTS` × :data:`ZONES` × :data:`VOLTAGES` × :data:`RMSD_GRID`
-(8 × 2 × 6 × 4 = 384 entries), simulated with :data:`QUEUE_SETTINGS`. The queue holds no
-state of its own: an entry is done when its file is in the queue's library directory with
-those settings (entries are written atomically, see :func:`~atomcount.ppiscs.library.write_entry`),
-so an interrupted run loses at most the entry it was simulating and never duplicates one.
+(8 × 2 × 6 × 5 = 480 entries), simulated with :data:`QUEUE_SETTINGS`. The queue holds no
+state of its own: an entry is done when its file is in the queue's library directory (or in
+the library shipped with the package) with those settings; entries are written atomically
+(:func:`~atomcount.ppiscs.library.write_entry`), so an interrupted run loses at most the
+entry it was simulating and never duplicates one.
 
 ``atomcount ppiscs queue`` prints what is done and what is left with time estimates;
 ``atomcount ppiscs queue --run --hours H`` advances it, cheapest entries first, on the
@@ -21,18 +22,22 @@ import numpy as np
 
 from atomcount.crystals import get_element
 from atomcount.errors import AtomcountError
-from atomcount.ppiscs.library import is_done, list_entries, run_entry, stored_settings
+from atomcount.ppiscs.library import DEFAULT_LIBRARY, is_done, list_entries, run_entry, stored_settings
 from atomcount.ppiscs.simulation import MAX_ATOMS, VOLTAGES, Entry, SimulationSettings, crystal_cell, geometry
 
 #: Elements of paper 001 (Table 1).
 ELEMENTS = ("Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au", "Pb")
 #: Zone axes of paper 001.
 ZONES = ("100", "110")
-#: rmsd grid (Å, per direction): spacing 0.025 Å, so that linear interpolation errs by about
-#: (0.025 / 0.0375)² of the 1–1.9 % measured with spacing 0.0375 Å (``ppiscs-rmsd``).
-RMSD_GRID = (0.075, 0.1, 0.125, 0.15)
-#: Settings of the queue's entries (chosen by the convergence studies, docs/ppiscs_library.md).
-QUEUE_SETTINGS = SimulationSettings(projection="finite", slices_per_plane=4, antialias_taper=0.0)
+#: rmsd grid (Å, per direction): spacing ≤ 0.025 Å, so that linear interpolation errs by about
+#: (0.025 / 0.0375)² of the 1–1.9 % measured with spacing 0.0375 Å (``ppiscs-rmsd``); 0.085 Å
+#: is the first library's value.
+RMSD_GRID = (0.075, 0.085, 0.1, 0.125, 0.15)
+#: Settings of the queue's entries: those of the first library (one slice of infinite
+#: projection per atomic plane), so that every entry is comparable with it. The slicing study
+#: (``ppiscs-slicing``) shows what they leave out for heavy elements; the converged settings
+#: need a more accurate sliced potential first (docs/ppiscs_library.md).
+QUEUE_SETTINGS = SimulationSettings()
 #: Library directory of the queue, relative to the working directory.
 QUEUE_DIR = Path("library/ppiscs")
 
@@ -91,7 +96,8 @@ class CostModel:
         rows, seconds = [], []
         for d in directories:
             for attrs in list_entries(d) if d.exists() else []:
-                if stored_settings(attrs["settings"]) != wanted or attrs.get("device") != "cpu":
+                if (stored_settings(attrs["settings"]) != wanted or attrs.get("device") != "cpu"
+                        or "cpu_seconds" not in attrs):  # the first entries recorded wall time only
                     continue
                 e = Entry(attrs["element"], attrs["zone"], float(attrs["voltage"]), float(attrs["rmsd"]))
                 rows.append(work(e, settings).terms())
@@ -116,31 +122,51 @@ class CostModel:
         return float(work(entry, settings).terms() @ self.coef)
 
 
+def _done_in(entry: Entry, settings: SimulationSettings, directories: list[Path]) -> Path | None:
+    """The first directory holding ``entry`` made with ``settings``, or ``None``."""
+    for d in directories:
+        if d.exists() and is_done(entry, settings, d):
+            return d
+    return None
+
+
 def status(directory: Path = QUEUE_DIR, settings: SimulationSettings = QUEUE_SETTINGS,
-           entries: list[Entry] | None = None) -> list[dict]:
+           entries: list[Entry] | None = None, shipped: Path | None = DEFAULT_LIBRARY) -> list[dict]:
     """State of every entry of the queue, cheapest first.
+
+    Parameters
+    ----------
+    directory : path
+        The queue's library directory (where new entries go).
+    settings : SimulationSettings
+    entries : list of Entry, optional
+        Default: the whole :func:`domain`.
+    shipped : path, optional
+        A second library whose entries count as done (the one shipped with the package).
 
     Returns
     -------
     list of dict
-        ``entry`` (Entry), ``done`` (bool) and ``cpu_seconds`` (estimate, or the measured
-        time for done entries; ``None`` when no entry with these settings is known yet).
+        ``entry`` (Entry), ``done`` (bool), ``cpu_seconds`` (estimate, or the measured time
+        for done entries; ``None`` when no entry with these settings is known yet), ``work``.
     """
-    directory = Path(directory)
+    dirs = [Path(directory)] + ([Path(shipped)] if shipped is not None else [])
     entries = domain() if entries is None else entries
-    model = CostModel(settings, [directory])
-    measured = {a["path"]: float(a["cpu_seconds"]) for a in (list_entries(directory) if directory.exists() else [])}
+    model = CostModel(settings, dirs)
+    measured = {a["path"]: float(a["cpu_seconds"]) for d in dirs if d.exists() for a in list_entries(d)
+                if "cpu_seconds" in a}
     rows = []
     for e in entries:
-        done = is_done(e, settings, directory)
-        est = measured.get(str(directory / f"{e.name}.h5")) if done else model.cpu_seconds(e, settings)
-        rows.append({"entry": e, "done": done, "cpu_seconds": est, "work": work(e, settings)})
+        where = _done_in(e, settings, dirs)
+        est = measured.get(str(where / f"{e.name}.h5")) if where else model.cpu_seconds(e, settings)
+        rows.append({"entry": e, "done": where is not None, "cpu_seconds": est, "work": work(e, settings)})
     rows.sort(key=lambda r: (r["work"].terms().sum(), r["entry"].name))
     return rows
 
 
 def run(hours: float, directory: Path = QUEUE_DIR, settings: SimulationSettings = QUEUE_SETTINGS,
-        entries: list[Entry] | None = None, threads: int = 1, progress=None) -> list[dict]:
+        entries: list[Entry] | None = None, threads: int = 1, progress=None,
+        shipped: Path | None = DEFAULT_LIBRARY) -> list[dict]:
     """Simulate the queue's missing entries, cheapest first, until ``hours`` of wall time pass.
 
     An entry is started only while time is left; one that would end after the deadline by
@@ -155,13 +181,14 @@ def run(hours: float, directory: Path = QUEUE_DIR, settings: SimulationSettings 
         raise AtomcountError(f"hours must be positive, got {hours}")
     deadline = time.time() + hours * 3600
     records = []
-    for row in status(directory, settings, entries):
+    dirs = [Path(directory)] + ([Path(shipped)] if shipped is not None else [])
+    for row in status(directory, settings, entries, shipped):
         if row["done"]:
             continue
         left = deadline - time.time()
         if left <= 0:
             break
-        model = CostModel(settings, [Path(directory)])
+        model = CostModel(settings, dirs)
         est = model.cpu_seconds(row["entry"], settings)
         if est is not None and est / max(1, threads) > left:
             continue
@@ -181,7 +208,8 @@ def status_markdown(rows: list[dict], directory: Path) -> str:
     size = sum(p.stat().st_size for p in Path(directory).glob("*.h5")) if Path(directory).exists() else 0
     lines = [
         f"PPISCS queue `{directory}`: {len(done)} of {len(rows)} entries done "
-        f"({size / 1e6:.1f} MB on disk), settings {QUEUE_SETTINGS.to_json()}.",
+        f"(new entries {size / 1e6:.1f} MB on disk; the shipped library's count as done), "
+        f"settings {QUEUE_SETTINGS.to_json()}.",
         "",
         ("Left: " + (f"about {sum(known) / 3600:.1f} CPU-hours (all threads; cost model fitted to "
                      f"the done entries)" if len(known) == len(est) else "no estimate until an entry with "

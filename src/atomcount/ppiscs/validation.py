@@ -170,18 +170,23 @@ def born_cross_section(symbol: str, voltage: float, inner: float, outer: float, 
 
 
 def isolated_atom(symbol: str, voltage: float, inner: float, outer: float, extent: float = 16.0,
-                  sampling: float = 0.02) -> float:
-    """Single-atom cross-section (Å²) into [inner, outer) mrad in the phase-object approximation.
+                  sampling: float = 0.02, projection: str = "infinite", slice_thickness: float | None = None) -> float:
+    """Single-atom cross-section (Å²) into [inner, outer) mrad from a plane-wave multislice.
 
-    One atom in a periodic box of side ``extent`` (Å), one slice, plane wave at normal
-    incidence: the fraction scattered into the detector times the box area.
+    One atom in the middle of a periodic box of side ``extent`` (Å), plane wave at normal
+    incidence, hard antialiasing cutoff: the fraction scattered into the detector times the
+    box area. By default the whole atom is one slice of infinite projection (the phase-object
+    approximation); ``projection="finite"`` with ``slice_thickness`` (Å) cuts its 3-D
+    potential into slices with free propagation between them.
     """
     import abtem
     from ase import Atoms
 
-    atoms = Atoms(symbol, positions=[(extent / 2, extent / 2, 1.0)], cell=(extent, extent, 2.0), pbc=True)
-    with abtem.config.set(_configure_abtem(1)):
-        potential = abtem.Potential(atoms, sampling=sampling, slice_thickness=2.0, projection="infinite")
+    depth = extent
+    atoms = Atoms(symbol, positions=[(extent / 2, extent / 2, depth / 2)], cell=(extent, extent, depth), pbc=True)
+    with abtem.config.set(_configure_abtem(1, antialias_taper=0.0)):
+        potential = abtem.Potential(atoms, sampling=sampling, projection=projection,
+                                    slice_thickness=depth if slice_thickness is None else slice_thickness)
         exit_wave = abtem.PlaneWave(energy=voltage * 1e3).multislice(potential)
         psi = np.asarray(exit_wave.to_cpu().array, dtype=np.complex128)
     n = psi.shape
@@ -189,6 +194,33 @@ def isolated_atom(symbol: str, voltage: float, inner: float, outer: float, exten
     kx, ky = (np.fft.fftfreq(m, d=extent / m) for m in n)
     theta = np.hypot(kx[:, None], ky[None, :]) * wavelength(voltage) * 1e3
     return float(intensity[(theta >= inner) & (theta < outer)].sum()) * extent**2
+
+
+def projected_potential_spectrum(symbol: str, projection: str, sampling: float, k: tuple = (3.0, 5.0, 8.0, 10.0, 13.0),
+                                 extent: float = 8.0, slice_thickness: float = 0.5) -> list[float]:
+    """Fourier amplitude of one atom's projected potential relative to the scattering factor.
+
+    The slices of abTEM's potential (``projection`` "infinite" or "finite") are summed over
+    the box depth and Fourier transformed; the radial mean of |FT| at each spatial frequency
+    ``k`` (1/Å) is divided by Lobato's electron scattering factor f(k) and normalised at
+    k = 0.5/Å. 0 means exact: the projected potential's transform is f(k) up to a constant.
+    """
+    import abtem
+    from abtem.parametrizations import LobatoParametrization
+    from ase import Atoms
+
+    f = LobatoParametrization().scattering_factor(symbol)
+    atoms = Atoms(symbol, positions=[(extent / 2,) * 3], cell=(extent,) * 3, pbc=True)
+    with abtem.config.set(_configure_abtem(1)):
+        v = abtem.Potential(atoms, sampling=sampling, projection=projection,
+                            slice_thickness=extent if projection == "infinite" else slice_thickness).build()
+        proj = np.asarray(v.array).sum(0)
+    n = proj.shape[0]
+    freq = np.fft.fftfreq(n, extent / n)
+    kk = np.hypot(freq[:, None], freq[None, :])
+    amp = np.abs(np.fft.fft2(proj))
+    ratio = [float(amp[m].mean() / f(kk[m] ** 2).mean()) for m in (np.abs(kk - k0) < 0.2 for k0 in (0.5, *k))]
+    return [r / ratio[0] - 1 for r in ratio[1:]]
 
 
 def compare_settings(entry: Entry, reference: SimulationSettings, variants: dict, threads: int = 1,
@@ -219,49 +251,8 @@ def with_changes(settings: SimulationSettings, **changes) -> SimulationSettings:
     return replace(settings, **changes)
 
 
-#: Variants of the slicing study: (projection, slices per atomic-plane spacing).
-SLICING_VARIANTS = (("infinite", 1), ("finite", 1), ("finite", 2), ("finite", 4), ("finite", 8), ("finite", 20))
-#: Detectors of the slicing study (inner, outer in mrad), all with α = 21 mrad.
+
+#: Slicings of the single-atom study: ("infinite", None) is the whole atom in one slice.
+SLICINGS = (("infinite", None), ("finite", 1.0), ("finite", 0.5), ("finite", 0.25), ("finite", 0.1), ("finite", 0.05))
+#: Detectors (inner, outer in mrad) of the slicing study.
 SLICING_DETECTORS = {"LAADF 25–60": (25.0, 60.0), "HAADF 60–200": (60.0, 200.0), "high angle 150–250": (150.0, 250.0)}
-#: Thicknesses (atoms per column) reported by the slicing study.
-SLICING_ATOMS = (1, 2, 5, 20, 61)
-#: Probe semi-angle of the slicing study (mrad).
-SLICING_ALPHA = 21.0
-
-
-def slicing_settings(projection: str, slices_per_plane: int, max_atoms: int = max(SLICING_ATOMS)) -> SimulationSettings:
-    """Settings of one variant of the slicing study.
-
-    An 8 Å supercell (2×2 cells along [100]) with one frozen-phonon configuration shared by
-    every plane wave and every variant, so that variants differ only in slicing and
-    projection; a hard antialiasing cutoff (no taper, which would attenuate more with more
-    slices); tilts inside :data:`SLICING_ALPHA`; antialiasing cutoff at 250 + 80 mrad,
-    enough for the 250-mrad detector.
-    """
-    return SimulationSettings(supercell_length=8.0, max_convergence=SLICING_ALPHA, cutoff_margin=80.0,
-                              shared_phonons=True, batch_size=64, max_atoms=max_atoms, antialias_taper=0.0,
-                              projection=projection, slices_per_plane=slices_per_plane)
-
-
-def slicing_run(entry: Entry, projection: str, slices_per_plane: int, threads: int = 1) -> dict:
-    """PPISCS of one slicing variant at :data:`SLICING_ATOMS` for :data:`SLICING_DETECTORS`.
-
-    Returns
-    -------
-    dict
-        ``projection``, ``slices_per_plane``, ``slice_thickness`` (Å), ``waves``, ``gpts``,
-        ``seconds`` (wall), ``cpu_seconds`` and ``ppiscs``: per detector, Å² per column at
-        each thickness of :data:`SLICING_ATOMS`.
-    """
-    settings = slicing_settings(projection, slices_per_plane)
-    result = simulate_entry(entry, settings, threads=threads)
-    crystal = result.crystal
-    take = np.array(SLICING_ATOMS) - 1
-    return {
-        "projection": projection, "slices_per_plane": int(slices_per_plane),
-        "slice_thickness": float(crystal.cell[2] / crystal.planes / slices_per_plane),
-        "waves": int(len(result.geometry.indices)), "gpts": list(result.geometry.gpts),
-        "seconds": float(result.seconds), "cpu_seconds": float(result.cpu_seconds),
-        "ppiscs": {name: result_ppiscs(result, SLICING_ALPHA, *det)[take].tolist()
-                   for name, det in SLICING_DETECTORS.items()},
-    }
