@@ -119,3 +119,18 @@ def test_cli_queue_lists_the_domain(tmp_path):
     r = subprocess.run([sys.executable, "-m", "atomcount.cli", "ppiscs", "queue", "--out", str(tmp_path),
                         "--elements", "Au", "--zones", "100", "--voltages", "300"], capture_output=True, text=True)
     assert "1 of 5 entries done" in r.stdout and "CPU-hours" in r.stdout  # the shipped 0.085 Å entry
+
+
+def test_library_search_path_reads_several_directories_first_wins(tmp_path):
+    import os
+
+    from atomcount.ppiscs.library import list_entries
+
+    a, b = Entry("Au", "100", 60.0, 0.1), Entry("Cu", "100", 60.0, 0.1)
+    q.run(1.0, tmp_path / "one", TINY, [a], shipped=None)
+    q.run(1.0, tmp_path / "two", TINY, [a, b], shipped=None)
+    found = {d["element"]: d["path"] for d in list_entries(f"{tmp_path / 'one'}{os.pathsep}{tmp_path / 'two'}")}
+    assert set(found) == {"Au", "Cu"}
+    assert found["Au"].startswith(str(tmp_path / "one")) and found["Cu"].startswith(str(tmp_path / "two"))
+    with pytest.raises(AtomcountError, match="empty"):
+        list_entries(os.pathsep)

@@ -53,7 +53,7 @@ def simulate(elements, zones, voltages, rmsds, out, workers, threads, scheduler,
 @click.option("--run", "run_it", is_flag=True, help="Simulate missing entries (cheapest first) instead of only listing.")
 @click.option("--hours", default=1.0, show_default=True, help="Wall-clock budget of --run (h).")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Queue library directory [default: library/ppiscs].")
+              help="Queue library directory [default: library/ppiscs of the checkout].")
 @click.option("--elements", default=None, help="Restrict to these symbols (comma-separated).")
 @click.option("--zones", default=None, help="Restrict to these zone axes.")
 @click.option("--voltages", default=None, help="Restrict to these voltages (kV).")

@@ -33,14 +33,32 @@ from atomcount.ppiscs.simulation import Entry, EntryResult, SimulationSettings, 
 
 #: Library shipped with the package (regenerate with ``atomcount ppiscs simulate``).
 DEFAULT_LIBRARY = Path(__file__).resolve().parents[1] / "data" / "ppiscs"
+#: Entries of the domain queue (:mod:`atomcount.ppiscs.queue`) in a source checkout; read after
+#: the shipped library when it exists.
+QUEUE_LIBRARY = Path(__file__).resolve().parents[3] / "library" / "ppiscs"
 FORMAT_VERSION = 1
 
 
 def library_dir(path: str | os.PathLike | None = None) -> Path:
-    """The library directory: ``path``, else ``$ATOMCOUNT_PPISCS_LIBRARY``, else the shipped one."""
-    if path is not None:
-        return Path(path)
-    return Path(os.environ.get("ATOMCOUNT_PPISCS_LIBRARY", DEFAULT_LIBRARY))
+    """The library directory: ``path``, else ``$ATOMCOUNT_PPISCS_LIBRARY``, else the shipped one.
+
+    Where a search path of several directories is given (see :func:`library_dirs`), the
+    first one (where new entries are written).
+    """
+    return library_dirs(path)[0]
+
+
+def library_dirs(path: str | os.PathLike | None = None) -> list[Path]:
+    """Library directories to read, first first: ``path`` or ``$ATOMCOUNT_PPISCS_LIBRARY``, split
+    at ``os.pathsep`` like ``PATH`` (e.g. ``library/ppiscs:src/atomcount/data/ppiscs``); by default
+    the shipped library, then :data:`QUEUE_LIBRARY` when it exists."""
+    if path is None and "ATOMCOUNT_PPISCS_LIBRARY" not in os.environ:
+        return [DEFAULT_LIBRARY] + ([QUEUE_LIBRARY] if QUEUE_LIBRARY.is_dir() else [])
+    text = os.fspath(path) if path is not None else os.environ["ATOMCOUNT_PPISCS_LIBRARY"]
+    dirs = [Path(p) for p in text.split(os.pathsep) if p]
+    if not dirs:
+        raise AtomcountError("empty PPISCS library path")
+    return dirs
 
 
 def aperture_weights(tilts: np.ndarray, cell: tuple, multiplicity: np.ndarray, alpha: float, subsamples: int = 16) -> np.ndarray:
@@ -213,8 +231,12 @@ def list_entries(directory: str | os.PathLike | None = None) -> list[dict]:
     """Attributes of every entry in the library (without the arrays)."""
     import h5py
 
-    out = []
-    for path in sorted(library_dir(directory).glob("*.h5")):
+    out, seen = [], set()
+    paths = sorted((p for d in library_dirs(directory) for p in d.glob("*.h5")), key=lambda p: p.name)
+    for path in paths:
+        if path.name in seen:  # the first directory of the search path wins
+            continue
+        seen.add(path.name)
         with h5py.File(path, "r") as f:
             d = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
             d["path"] = str(path)

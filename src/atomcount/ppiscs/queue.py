@@ -22,7 +22,7 @@ import numpy as np
 
 from atomcount.crystals import get_element
 from atomcount.errors import AtomcountError
-from atomcount.ppiscs.library import DEFAULT_LIBRARY, is_done, list_entries, run_entry, stored_settings
+from atomcount.ppiscs.library import DEFAULT_LIBRARY, QUEUE_LIBRARY, is_done, list_entries, run_entry, stored_settings
 from atomcount.ppiscs.simulation import MAX_ATOMS, VOLTAGES, Entry, SimulationSettings, crystal_cell, geometry
 
 #: Elements of paper 001 (Table 1).
@@ -38,8 +38,8 @@ RMSD_GRID = (0.075, 0.085, 0.1, 0.125, 0.15)
 #: (``ppiscs-slicing``) shows what they leave out for heavy elements; the converged settings
 #: need a more accurate sliced potential first (docs/ppiscs_library.md).
 QUEUE_SETTINGS = SimulationSettings()
-#: Library directory of the queue, relative to the working directory.
-QUEUE_DIR = Path("library/ppiscs")
+#: Library directory of the queue (``library/ppiscs`` of the source checkout).
+QUEUE_DIR = QUEUE_LIBRARY
 
 
 def domain(elements=ELEMENTS, zones=ZONES, voltages=VOLTAGES, rmsds=RMSD_GRID) -> list[Entry]:

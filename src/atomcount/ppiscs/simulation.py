@@ -17,7 +17,8 @@ Conventions
 * ``rmsd`` is the root-mean-square displacement **per Cartesian direction** (Å): abTEM's
   ``FrozenPhonons(sigmas=rmsd)`` displaces every atom by a Gaussian of standard deviation
   ``rmsd`` along x, y and z independently (3-D rms = √3 · rmsd). With B = 8π² rmsd² this is
-  the usual Debye–Waller convention; 0.075…0.15 Å is Au from about 200 K to 650 K.
+  the usual Debye–Waller convention; with u² ∝ T above the Debye temperature and
+  0.085 Å for Au at room temperature, 0.075…0.15 Å is Au from about 230 K to 900 K.
 * Angles are λ·|k| (mrad), the convention of abTEM's detectors.
 * Tilts lie on a sub-grid (every ``step``-th point) of the supercell's reciprocal grid, so
   every plane wave is periodic in the supercell. Each tilt stands for the square cell of that
