@@ -54,7 +54,7 @@ ppiscs-library: $(STAMP)
 ppiscs-queue: $(STAMP)
 	$(BIN)/atomcount ppiscs queue --run --hours $(HOURS) --report docs/ppiscs_queue.md
 
-SURROGATE_STEPS ?= 150000
+SURROGATE_STEPS ?= 100000
 ppiscs-surrogate: $(STAMP)
 	$(BIN)/python -m atomcount.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 --lr 0.002 \
 		--batch 128 --detectors 8 --width 128 --depth 4 --rank 8 \
