@@ -24,6 +24,7 @@ from atomcount.ppiscs.validation import (
     compare_settings,
     identity_check,
     isolated_atom,
+    isolated_atom_fourier_sliced,
     projected_potential_spectrum,
     result_ppiscs,
     with_changes,
@@ -386,6 +387,9 @@ def figures(library: str | None) -> None:
 #: Elements and lateral samplings (Å) of the slicing study.
 SLICING_ELEMENTS = ("Al", "Au")
 SLICING_SAMPLINGS = (0.02, 0.01, 0.005)
+#: Lateral samplings (Å) and slice thicknesses (Å) of the Fourier-space slicing.
+FOURIER_SAMPLINGS = (0.02, 0.01)
+FOURIER_SLICES = (0.1, 0.05, 0.025, 0.0125)
 
 
 def slicing_study() -> dict:
@@ -398,6 +402,11 @@ def slicing_study() -> dict:
                                                        slice_thickness=st) for det in SLICING_DETECTORS.values()]
                         for proj, st in SLICINGS}
             out["atoms"][f"{el} {samp}"] = _cached(f"slicing_atom_{el}_{samp}", compute)
+        for samp in FOURIER_SAMPLINGS:
+            out.setdefault("fourier", {})[f"{el} {samp}"] = _cached(
+                f"slicing_fourier_{el}_{samp}", lambda el=el, samp=samp: {
+                    str(st): isolated_atom_fourier_sliced(el, 300.0, list(SLICING_DETECTORS.values()), st, 8.0, samp)
+                    for st in FOURIER_SLICES})
         for samp in (0.02, 0.01):
             out["spectra"][f"{el} {samp}"] = _cached(f"slicing_spectrum_{el}_{samp}", lambda el=el, samp=samp: {
                 proj: projected_potential_spectrum(el, proj, samp) for proj in ("infinite", "finite")})
@@ -418,6 +427,18 @@ def slicing_section(study: dict) -> None:
                              + " | ".join(f"{100 * (v / r - 1):+.1f} %" for v, r in zip(values, ref)) + " |")
     spec = [f"| {key.split()[0]} | {key.split()[1]} | {proj} | " + " | ".join(f"{100 * v:+.1f} %" for v in vals) + " |"
             for key, d in study["spectra"].items() for proj, vals in d.items()]
+    fourier = []
+    for key, runs in study["fourier"].items():
+        el, samp = key.split()
+        ref = study["atoms"][key]["infinite None"]
+        for st, values in runs.items():
+            fourier.append(f"| {el} | {samp} | {st} Å | "
+                           + " | ".join(f"{100 * (v / r - 1):+.1f} %" for v, r in zip(values, ref)) + " |")
+
+    def last_step(key: str, det: int) -> float:
+        runs = study["fourier"][key]
+        return runs[str(FOURIER_SLICES[-1])][det] / runs[str(FOURIER_SLICES[-2])][det] - 1
+
     def spec_of(key: str, proj: str, i: int) -> float:
         return study["spectra"][key][proj][i]
 
@@ -454,7 +475,21 @@ at 0.01 Å, so at the library's sampling it cannot converge the slicing. With th
 cross-section rises by {pct(change('Au', 1))} and its high-angle one by {pct(change('Au', 2))}: a
 three-dimensional effect of propagation inside a strongly scattering core that one slice per plane
 leaves out. It has the sign and size of the library's deviation from Multem-based values
-(−8…−10 % for 80–220 mrad detectors)."""
+(−8…−10 % for 80–220 mrad detectors).
+
+Slices computed in Fourier space (`atomcount.ppiscs.sliced_potential`: each slice's share of the exact
+infinite projection, from the k_z transform of the scattering factor), change against the same one-slice
+value:
+
+| element | sampling (Å) | slice | {' | '.join(dets)} |
+|---|---|---|{'---|' * len(dets)}
+{chr(10).join(fourier)}
+
+At the same slices they agree with abTEM's finite projection computed at 2–4× finer sampling, for a
+fraction of its cost. Au's HAADF change from {FOURIER_SLICES[-2]} to {FOURIER_SLICES[-1]} Å slices:
+{pct(last_step('Au 0.01', 1))} at 0.01 Å sampling, {pct(last_step('Au 0.02', 1))} at 0.02 Å, where the
+antialiasing cutoff (2/3 of Nyquist) cuts the core's high frequencies at every slice: lateral sampling and
+slicing must be converged together."""
     write_section("ppiscs-slicing", "PPISCS: slice thickness and projection of the potential", body, COMMAND)
 
 
