@@ -83,3 +83,9 @@ def _ship(model_file: str, state: dict, wholeframe_md: str) -> None:
     ship(Path(model_file), Path("data/test"), "fcn_au_300kv", 500, "make train-continue",
          train_data=[Path("data/train")], val_data=Path("data/val"),
          extra={"cpu_hours": round(state["cpu_hours"], 2), "wholeframe_markdown": wholeframe_md})
+    # confidence maps from whole frames of the training family (ECE ≤ 0.05 on the trust set needs them)
+    from atomcount.bench.hrtem_wholeframe import ensure_wholeframe_sets
+    from atomcount.evaluation.wholeframe import CALIBRATION_SET
+    from atomcount.training.ship import recalibrate
+
+    recalibrate("fcn_au_300kv", frames=Path(ensure_wholeframe_sets(sets=(CALIBRATION_SET,))[0]))
