@@ -137,3 +137,12 @@ def test_regular_spacing_closed_forms():
 def test_bad_order_settings(kwargs, message):
     with pytest.raises(AtomcountError, match=message):
         fit_mixture(np.linspace(0, 1, 20), **kwargs)
+
+
+def test_candidate_orders_keep_near_ties_of_local_minima():
+    from atomcount.stem.mixture import candidate_orders
+
+    icl = np.array([380.0, 385.0, 366.6, 366.7, 301.6, 0.8, 0.0, 9.4, 10.9])
+    # strict minima 1, 3, 7; order 6 is 0.8 above order 7: not significantly worse
+    assert candidate_orders(icl) == [1, 3, 4, 6, 7]  # 4 is 0.1 above 3
+    assert candidate_orders(icl, tolerance=0.5) == [1, 3, 4, 7]

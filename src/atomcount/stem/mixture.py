@@ -25,7 +25,8 @@ authors' stored curves: Pt/Ir 10 components of local minima 1, 4, 10, 16; the Pb
 default (``rule="regular"``) takes the highest-order one whose component means are
 regularly spaced, as consecutive atom counts are (on a smooth curve of the index, see
 :func:`regular_spacing`). An order beyond the true one splits a count's cross-sections
-between two close components, which breaks that regularity. On the authors' own
+between two close components, which breaks that regularity; the lower neighbour of a local
+minimum within :data:`ICL_TOLERANCE` of it is a candidate as well. On the authors' own
 cross-sections this rule gives their choice for Pt/Ir (10) and Pb (11); on the Au rods'
 (thousands of columns, many noisy local minima) it does not (measured: 30 against 44).
 """
@@ -219,12 +220,33 @@ def regular_spacing(means: np.ndarray) -> bool:
     return bool(np.abs(residual).max() <= REGULARITY * np.median(np.diff(m)))
 
 
+#: ICL differences below this are not significant (the usual reading of BIC/ICL differences
+#: under 2): a neighbour of a local minimum within it is a candidate order too.
+ICL_TOLERANCE = 2.0
+
+
+def candidate_orders(icl: np.ndarray, tolerance: float = ICL_TOLERANCE) -> list[int]:
+    """Local minima of the ICL (1-based) and their neighbours within ``tolerance`` of them.
+
+    A minimum that is one order too high because a split component gained a fraction of a
+    unit of ICL keeps its lower neighbour (the true order) in the running.
+    """
+    icl = np.asarray(icl, dtype=float)
+    out = set()
+    for k in local_minima(icl):
+        out.add(int(k))
+        for j in (k - 1, k + 1):
+            if 1 <= j <= len(icl) and np.isfinite(icl[j - 1]) and icl[j - 1] <= icl[k - 1] + tolerance:
+                out.add(int(j))
+    return sorted(out)
+
+
 def _choose(icl: np.ndarray, fits: list, rule: str) -> int:
-    """Order (1-based) chosen by ``rule`` among the local minima of the ICL (see module doc)."""
+    """Order (1-based) chosen by ``rule`` among the candidate orders of the ICL (see module doc)."""
     best = int(np.argmin(icl)) + 1
     if rule == "global":
         return best
-    regular = [k for k in local_minima(icl) if regular_spacing(fits[k - 1][0])]
+    regular = [k for k in candidate_orders(icl) if regular_spacing(fits[k - 1][0])]
     return max(regular) if regular else best
 
 
