@@ -206,8 +206,12 @@ def status_markdown(rows: list[dict], directory: Path) -> str:
     est = [r["cpu_seconds"] for r in left]
     known = [e for e in est if e is not None]
     size = sum(p.stat().st_size for p in Path(directory).glob("*.h5")) if Path(directory).exists() else 0
+    try:
+        shown = Path(directory).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = Path(directory)
     lines = [
-        f"PPISCS queue `{directory}`: {len(done)} of {len(rows)} entries done "
+        f"PPISCS queue `{shown}`: {len(done)} of {len(rows)} entries done "
         f"(new entries {size / 1e6:.1f} MB on disk; the shipped library's count as done), "
         f"settings {QUEUE_SETTINGS.to_json()}.",
         "",
