@@ -19,6 +19,7 @@ up to the infinite projection (test).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -50,6 +51,7 @@ class CumulativeFraction:
         return np.interp(k, self.k, column)
 
 
+@lru_cache(maxsize=16)
 def cumulative_fraction(symbol: str, *, k_max: float = 40.0, nk: int = 2001, z_step: float = 0.006,
                         z_extent: float = 100.0) -> CumulativeFraction:
     """Tabulate R(k⊥, z) for ``symbol`` from Lobato's scattering factor.
@@ -66,6 +68,8 @@ def cumulative_fraction(symbol: str, *, k_max: float = 40.0, nk: int = 2001, z_s
         Height resolution (Å); the k_z grid reaches 1 / (2 z_step).
     z_extent : float
         Period of the k_z transform (Å); must exceed the potential's extent many times.
+
+    The table (a few seconds to make) is cached per set of arguments.
     """
     from abtem.parametrizations import LobatoParametrization
 
