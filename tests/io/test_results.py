@@ -94,6 +94,17 @@ def test_overwrite_replaces_file_and_leaves_no_temp(tmp_path, table):
     assert _tmp_leftovers(tmp_path) == []
 
 
+def test_temporary_of_a_killed_writer_is_removed_by_the_next_write(tmp_path, table):
+    path = tmp_path / "summary.json"
+    stale = tmp_path / ".summary.json.0123456789ab.tmp"  # what SIGKILL mid-write leaves
+    stale.write_text("{half")
+    other = tmp_path / ".columns.csv.0123456789ab.tmp"  # another file's temporary is not ours to remove
+    other.write_text("x")
+    write_summary_json(path, {"total_atoms": 3})
+    assert json.loads(path.read_text())["total_atoms"] == 3
+    assert not stale.exists() and other.exists()
+
+
 def test_failure_during_replace_keeps_old_file(tmp_path, table, monkeypatch):
     path = tmp_path / "columns.csv"
     path.write_text("old\n")

@@ -123,4 +123,7 @@ def _atomic_write(path: Path, text: str) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    # a writer killed with SIGKILL leaves its temporary behind; the finished file supersedes it
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     return path
