@@ -50,7 +50,7 @@ ppiscs-library: $(STAMP)
 	$(BIN)/atomcount ppiscs simulate --elements Al,Ni,Cu,Pd,Ag,Pt,Au,Pb --zones 100 --voltages 300,200 --rmsd 0.085
 	$(BIN)/atomcount ppiscs simulate --elements Au --zones 110 --voltages 300 --rmsd 0.085
 
-# The queue over paper 001's whole domain (384 entries, converged slicing): status, then HOURS of work.
+# The queue over paper 001's whole domain (480 entries, the library's settings): status, then HOURS of work.
 ppiscs-queue: $(STAMP)
 	$(BIN)/atomcount ppiscs queue --run --hours $(HOURS) --report docs/ppiscs_queue.md
 

@@ -61,7 +61,7 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
     previous = best_shipped_exact(read_ledger())
     better = ship_allowed and not baseline and best >= previous + 0.01
     if better:
-        _ship(model_file, state, wholeframe_markdown(records))
+        _ship(model_file, state, wholeframe_markdown(records), threads=threads, workers=workers)
     recipe = "shipped" if baseline else f"seed{load_recipe().seed}"  # a new seed marks a restarted curve
     shipped = "baseline" if baseline else ("yes" if better else "")
     append_ledger(ledger_rows(records, chunk=chunk, recipe=recipe, state=state, shipped=shipped))
@@ -70,8 +70,13 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
                f"{'shipped' if better else 'not shipped'}")
 
 
-def _ship(model_file: str, state: dict, wholeframe_md: str) -> None:
-    """Replace the shipped model with the run's weights (card with CPU-hours and whole frames)."""
+def _ship(model_file: str, state: dict, wholeframe_md: str, *, threads: int, workers: int) -> None:
+    """Replace the shipped model with the run's weights (card with CPU-hours and whole frames).
+
+    After the confidence maps are refitted on whole frames of the training family, the trust
+    set is evaluated again so that the card's calibration figures are those of the shipped
+    model (heights and columns do not change with the refit, only the confidences).
+    """
     from pathlib import Path
 
     from atomcount.dataset import DatasetSpec, generate, missing_entries
@@ -89,3 +94,8 @@ def _ship(model_file: str, state: dict, wholeframe_md: str) -> None:
     from atomcount.training.ship import recalibrate
 
     recalibrate("fcn_au_300kv", frames=Path(ensure_wholeframe_sets(sets=(CALIBRATION_SET,))[0]))
+    from atomcount.bench.hrtem_wholeframe import run
+    from atomcount.evaluation.wholeframe import wholeframe_markdown
+    from atomcount.training.ship import update_card
+
+    update_card("fcn_au_300kv", wholeframe_markdown=wholeframe_markdown(run(None, workers=workers, threads=threads)))

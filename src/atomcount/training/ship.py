@@ -14,6 +14,7 @@ from pathlib import Path
 
 from atomcount.analysis.count import MODELS_DIR, TRAINED_SAMPLING
 from atomcount.bench.report import machine_description
+from atomcount.errors import AtomcountError
 from atomcount.microscope import ImagingRanges
 
 
@@ -86,19 +87,29 @@ def recalibrate(name: str, val_data: Path | None = None, images: int = 120, fram
         source, images = frames, 0
     meta = dict(meta, calibration=_calibration_meta(height, confidence))
     save_model(target, model.to(torch.float32), meta)
-    card_path = MODELS_DIR / f"{name}.json"
-    card = json.loads(card_path.read_text())
-    card["calibration"]["confidence"] = _calibration_card(height, confidence, source, images,
-                                                          open_spec(source).to_json())["confidence"]
-    card["calibration"]["confidence_source"] = ("whole frames (every dose decade, both detector models)"
-                                                if frames is not None else "validation images")
-    card_path.write_text(json.dumps(card, indent=1))
-    (MODELS_DIR / f"{name}.md").write_text(_card_markdown(card))
+    calibration = json.loads((MODELS_DIR / f"{name}.json").read_text())["calibration"]
+    calibration["confidence"] = _calibration_card(height, confidence, source, images,
+                                                  open_spec(source).to_json())["confidence"]
+    calibration["confidence_source"] = ("whole frames (every dose decade, both detector models)"
+                                        if frames is not None else "validation images")
+    update_card(name, calibration=calibration)
     return target
 
 
 def _calibration_meta(height, confidence: dict) -> dict:
     return {"regression": height.to_meta(), "confidence": {h: c.to_meta() for h, c in confidence.items()}}
+
+
+def update_card(name: str, **fields) -> Path:
+    """Replace entries of the shipped model ``name``'s card and rewrite its Markdown; returns the JSON path."""
+    card_path = MODELS_DIR / f"{name}.json"
+    if not card_path.exists():
+        raise AtomcountError(f"no model card {card_path}")
+    card = json.loads(card_path.read_text())
+    card.update(fields)
+    card_path.write_text(json.dumps(card, indent=1))
+    (MODELS_DIR / f"{name}.md").write_text(_card_markdown(card))
+    return card_path
 
 
 def _calibration_card(height, confidence: dict, val_data: Path, images: int, spec: dict) -> dict:
