@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
 from tqdm import tqdm
 
 from atomcount.bench.ppiscs_library import CACHE, _cached
@@ -61,6 +62,11 @@ def column_run(element: str, voltage: float, atoms: int, sampling: float | None,
     with tqdm(desc=f"{element} {sampling} {slice_thickness}", unit="slice", leave=False, mininterval=30) as bar:
         result = simulate_sliced(entry, settings=settings, sampling=sampling, slice_thickness=slice_thickness,
                                  progress=bar.update)
+    # the ring intensities per tilt and thickness, for ring-resolved comparisons (not read by the section)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(CACHE / f"{_key(element, voltage, atoms, sampling, slice_thickness)}_rings.npz",
+                        intensity=result.intensity, tilts=result.geometry.tilts,
+                        multiplicity=result.geometry.multiplicity, cell_mrad=np.array(result.geometry.cell_mrad))
     return {"ppiscs": {name: result_ppiscs(result, *det).tolist() for name, det in COLUMN_DETECTORS.items()},
             "cpu_seconds": result.cpu_seconds, "gpts": list(result.geometry.gpts),
             "waves": int(len(result.geometry.indices))}
