@@ -109,13 +109,13 @@ def columns_section(studies: dict) -> None:
                     cells.append(" / ".join(f"{100 * (run['ppiscs'][det][n - 1] / ref[det][n - 1] - 1):+.1f}"
                                             for n in shown) + " %")
             rows.append(f"| {el} | {kv:g} | {' / '.join(map(str, shown))} | {name} | {run['gpts'][0]}² | "
-                        f"{run['cpu_seconds'] / 60:.1f} | " + " | ".join(cells) + " |")
+                        f"{run['cpu_seconds']:.1f} | " + " | ".join(cells) + " |")
     body = f"""[100], rmsd 0.085 Å, one projected cell, one frozen-phonon configuration shared by every run of
 an element (so only the numerical settings differ), tilts up to 25 mrad, hard antialiasing cutoff. In each study
 the finest run is the reference (its PPISCS in Å² at the atoms per column listed); every other row is its deviation
-from the reference at those thicknesses. CPU minutes on one thread of this machine.
+from the reference at those thicknesses. CPU seconds of the simulation on one thread of this machine.
 
-| element | kV | atoms | run | grid | CPU min | {' | '.join(dets)} |
+| element | kV | atoms | run | grid | CPU s | {' | '.join(dets)} |
 |---|---|---|---|---|---|{'---|' * len(dets)}
 {chr(10).join(rows)}
 

@@ -17,8 +17,10 @@ The slice potential is built from the cumulative potential below each slice edge
 so slice [e_j, e_{j+1}) holds C_{e_{j+1}} − C_{e_j}; atoms wholly below an edge enter with R = 1
 through a running sum, and only atoms whose potential straddles the edge are evaluated. The
 first slice also holds whatever lies below the entrance surface; the exit after n atoms misses
-the upper tail of atom n and holds the lower tail of atom n + 1 (both a few 1e-3 of an atom's
-high-angle scattering, they nearly cancel; quantified in ``ppiscs-columns``).
+the upper tail of atom n and holds the lower tail of atom n + 1. Half a plane spacing (1.02 Å for
+Au [100]) from an atom's centre, R differs from 0 or 1 by 2 % (Au; Al 6.5 %) at k = 0 but by
+< 1e-6 from k = 2/Å on, so these tails touch only the lowest spatial frequencies; the two
+exchanged tails are of the same element and nearly cancel (not quantified separately).
 
 Propagation follows abTEM's conventional multislice with a hard antialiasing cutoff at 2/3 of
 the Nyquist frequency: the transmission function exp(iσV) is band-limited, the Fresnel
@@ -166,8 +168,9 @@ def simulate_sliced(entry: Entry, *, settings: SimulationSettings = SimulationSe
     entry : Entry
         Element, zone axis, voltage (kV) and rmsd (Å, per direction).
     settings : SimulationSettings
-        Supercell, tilt grid, rings, ``max_atoms``, ``num_configs`` and ``batch_size`` are
-        used; the projection and slicing settings are replaced by ``slice_thickness``.
+        Supercell, tilt grid, rings, ``max_atoms`` and ``num_configs`` are used (all tilts
+        are propagated together); the projection and slicing settings are replaced by
+        ``slice_thickness``.
     sampling : float, optional
         Lateral sampling (Å); default the library's (from the antialiasing requirement).
     slice_thickness : float, optional
