@@ -62,6 +62,39 @@ def test_bad_head_and_missing_model(tmp_path):
         count_columns(np.zeros((64, 64)), 0.25, model=str(tmp_path / "none.pt"))
 
 
+def test_bfloat16_maps_agree_with_float32_and_stay_float32(tiny_model):
+    from atomcount.analysis.count import load_counting_model
+    from atomcount.analysis.predict import predict_maps
+
+    net, _ = load_counting_model(tiny_model)
+    img = np.random.default_rng(3).normal(size=(70, 90)).astype(np.float32)
+    h32, p32 = predict_maps(net, img, precision="float32")
+    h16, p16 = predict_maps(net, img, precision="bfloat16")
+    assert h16.dtype == np.float32 and p16.dtype == np.float32
+    assert h16.shape == h32.shape == img.shape and p16.shape == p32.shape == (16, *img.shape)
+    np.testing.assert_allclose(p16.sum(0), 1.0, atol=1e-5)  # softmax taken in float32
+    # bfloat16 keeps 8 significant bits: relative error per layer ≲ 2^-8, a few layers deep
+    scale = np.abs(h32).max()
+    assert 0 < np.abs(h16 - h32).max() < 0.05 * scale
+    assert np.abs(p16 - p32).max() < 0.05
+
+
+def test_precision_is_resolved_and_recorded(tiny_model, monkeypatch):
+    from atomcount.analysis import predict
+
+    monkeypatch.setattr(predict, "native_bfloat16", lambda: True)
+    assert predict.resolve_precision("auto", "cpu") == "bfloat16"
+    assert predict.resolve_precision("auto", "cuda") == "float32"
+    monkeypatch.setattr(predict, "native_bfloat16", lambda: False)
+    assert predict.resolve_precision("auto", "cpu") == "float32"
+    assert predict.resolve_precision("bfloat16", "cpu") == "bfloat16"
+    img = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
+    r = count_columns(img, 0.25, model=tiny_model, head="regression", min_cluster=0)
+    assert r.precision == "float32" and r.summary()["precision"] == "float32"
+    with pytest.raises(AtomcountError, match="precision must be one of"):
+        count_columns(img, 0.25, model=tiny_model, precision="float16")
+
+
 def _cli(*args, cwd):
     return subprocess.run([sys.executable, "-m", "atomcount.cli", *args], capture_output=True, text=True, cwd=cwd)
 
@@ -81,9 +114,12 @@ def test_cli_count_writes_outputs(tiny_model, tmp_path):
 def test_cli_count_stack_counts_every_frame(tiny_model, tmp_path):
     np.save(tmp_path / "movie.npy", np.random.default_rng(2).normal(size=(3, 64, 64)).astype(np.float32))
     r = _cli("count", "movie.npy", "--pixel-size", "0.25", "--model", tiny_model, "--out", "res", "--no-figures",
-             cwd=tmp_path)
+             "--precision", "bfloat16", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [f"movie_frame000{k}" for k in range(3)]
+    assert json.loads((tmp_path / "res" / "movie_frame0000" / "summary.json").read_text())["precision"] == "bfloat16"
+    r = _cli("count", "movie.npy", "--pixel-size", "0.25", "--model", tiny_model, "--precision", "half", cwd=tmp_path)
+    assert r.returncode == 2 and "half" in r.stderr
 
 
 @pytest.mark.parametrize("make,args,fragment", [

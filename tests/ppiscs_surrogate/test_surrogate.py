@@ -10,7 +10,9 @@ import pytest
 
 from atomcount.errors import AtomcountError
 from atomcount.ppiscs.surrogate import SurrogateDomainWarning, load, predict, predict_batch
-from atomcount.ppiscs.surrogate.features import NODES, encode, encode_full, hat_cumulative
+from atomcount.ppiscs.surrogate.features import (
+    EDGE_NODES, NODES, detector_basis, encode, encode_full, hat_cumulative,
+)
 
 
 def test_hat_basis_is_a_partition_of_unity():
@@ -20,6 +22,19 @@ def test_hat_basis_is_a_partition_of_unity():
     assert np.isclose(h[1].sum(), 37.3 - 18.0)
     steps = np.diff(hat_cumulative(np.linspace(0, 300, 3001)), axis=0)
     assert (steps >= -1e-12).all()
+
+
+def test_edge_hats_follow_the_convergence_angle():
+    # the θ − α hats of a detector placed relative to α do not change when α moves;
+    # the θ hats of the same detector do
+    a = np.array([20.0, 22.3, 31.0])
+    b = detector_basis(a - 1.0, a + 2.5, a, edge_nodes=EDGE_NODES)
+    m = len(NODES)
+    np.testing.assert_allclose(b[1:, m:], b[:1, m:].repeat(2, 0), atol=1e-12)
+    assert not np.allclose(b[1:, :m], b[:1, :m])
+    # each hat family is a partition of unity over its span: weights add up to the detector width
+    np.testing.assert_allclose(b[:, m:].sum(-1), 3.5)
+    np.testing.assert_allclose(b[:, :m].sum(-1), 3.5)
 
 
 def _random_settings(rng, n):
@@ -48,7 +63,7 @@ def test_numpy_path_matches_torch(random_additive):
     rng = np.random.default_rng(1)
     alpha, t0, _, te = _random_settings(rng, 16)
     x = encode(np.full(16, 79), np.full(16, "110"), np.full(16, 300.0), alpha, np.full(16, 0.085))
-    b = (hat_cumulative(te) - hat_cumulative(t0))[:, None, :]
+    b = detector_basis(t0, te, alpha, edge_nodes=EDGE_NODES if model.edge else None)[:, None, :]
     with torch.no_grad():
         ref = model(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32))[:, 0].numpy()
     got = load(path).curves(79, "110", 300.0, alpha, 0.085, t0, te)

@@ -57,6 +57,10 @@ class CountResult:
     probabilities : ndarray, shape (n, 15), optional
         Classification head: probability of each height 1…15 per column, each row
         summing to 1 (``keep_probabilities=True``); the emissions of temporal fusion.
+    focus_sign, focus_z : str, float
+        What the Fresnel fringe at the particle edge says (:mod:`atomcount.analysis.focus`).
+    precision : str
+        Arithmetic the network ran in (``"float32"`` or ``"bfloat16"``).
     """
 
     x_px: np.ndarray
@@ -72,6 +76,7 @@ class CountResult:
     probabilities: np.ndarray | None = field(default=None, repr=False)
     focus_sign: str = "unchecked"
     focus_z: float = float("nan")
+    precision: str = "float32"
 
     def __len__(self) -> int:
         return len(self.height)
@@ -95,6 +100,7 @@ class CountResult:
                 "mean_confidence": float(self.confidence.mean()) if len(self) else None,
                 "low_confidence_columns": int(np.sum(self.confidence < LOW_CONFIDENCE)),
                 "pixel_size_A": self.pixel_size, "head": self.head, "model": self.model,
+                "precision": self.precision,
                 "focus_sign": self.focus_sign,
                 "focus_z": None if not np.isfinite(self.focus_z) else round(float(self.focus_z), 2)}
 
@@ -137,6 +143,7 @@ def count_columns(
     keep_maps: bool = False,
     min_cluster: int = MIN_CLUSTER,
     keep_probabilities: bool = False,
+    precision: str = "auto",
 ) -> CountResult:
     """Count the atoms in every column of an HRTEM image.
 
@@ -162,18 +169,23 @@ def count_columns(
     keep_probabilities : bool
         Keep the classification head's per-column height probabilities (read at the
         final column positions, whichever head gives the heights).
+    precision : {"auto", "float32", "bfloat16"}
+        Arithmetic of the network; ``"auto"`` is bfloat16 on CPUs with native bfloat16
+        (about twice as fast; what it changes is measured in BENCHMARKS.md) and float32
+        elsewhere.
 
     Returns
     -------
     CountResult
     """
-    from atomcount.analysis.predict import calibrate_confidence, predict_maps
+    from atomcount.analysis.predict import calibrate_confidence, predict_maps, resolve_precision
     from atomcount.analysis.readout import columns_from_classes, columns_from_regression, drop_small_clusters
     from atomcount.hrtem import normalize
     from atomcount.io import check_image
 
     if head not in ("regression", "classification"):
         raise AtomcountError(f"head must be 'regression' or 'classification', not {head!r}")
+    precision = resolve_precision(precision, device)
     image = check_image(image, pixel_size)
     net, meta = load_counting_model(model, device)
     lo, hi = meta.get("sampling_range", TRAINED_SAMPLING)
@@ -183,7 +195,7 @@ def count_columns(
     if min(work.shape) < 32:
         raise AtomcountError(f"image is {image.shape[0]}×{image.shape[1]} px; at least 32×32 px at "
                              f"{target:.3f} Å/px ({32 * target:.0f} Å) is needed")
-    hmap, probs = predict_maps(net, work, device)
+    hmap, probs = predict_maps(net, work, device, precision=precision)
     est = (columns_from_regression(hmap, target, calibration=getattr(net, "height_calibration", None))
            if head == "regression" else columns_from_classes(probs, target))
     est = calibrate_confidence(net, head, drop_small_clusters(est, target, min_cluster))
@@ -196,7 +208,7 @@ def count_columns(
         x_px=cols, y_px=rows, x_A=cols * pixel_size, y_A=rows * pixel_size,
         height=est.height, confidence=est.confidence, pixel_size=float(pixel_size), head=head,
         model=str(model or DEFAULT_MODEL.name), height_map=hmap if keep_maps else None,
-        probabilities=class_p, focus_sign=focus.sign, focus_z=focus.z,
+        probabilities=class_p, focus_sign=focus.sign, focus_z=focus.z, precision=precision,
     )
 
 

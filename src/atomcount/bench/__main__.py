@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "hrtem-sim": "atomcount.bench.hrtem_sim",
     "hrtem-accuracy": "atomcount.bench.hrtem_accuracy",
     "hrtem-wholeframe": "atomcount.bench.hrtem_wholeframe",
+    "hrtem-precision": "atomcount.bench.hrtem_precision",
     "model3d": "atomcount.bench.model3d",
     "ppiscs-library": "atomcount.bench.ppiscs_library",
     "ppiscs-surrogate": "atomcount.bench.ppiscs_surrogate",

@@ -39,10 +39,11 @@ def ensure_wholeframe_sets(workers: int = 2, sets: tuple | None = None) -> list[
 
 
 def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress: bool = True,
-        defocus: tuple[float, float] | None = None, detectors: tuple[str, ...] | None = None):
+        defocus: tuple[float, float] | None = None, detectors: tuple[str, ...] | None = None,
+        precision: str = "float32"):
     """Evaluate a model (the shipped one by default) on the whole-frame set; returns the records.
 
-    ``defocus`` (C10 range, Å) and ``detectors`` replace the defaults of
+    ``defocus`` (C10 range, Å), ``detectors`` and ``precision`` replace the defaults of
     :func:`atomcount.evaluation.wholeframe.evaluate_wholeframes`.
     """
     import torch
@@ -55,7 +56,7 @@ def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress:
     torch.set_num_threads(threads)
     model, _ = load_counting_model(model_path)
     extra = {"defocus": defocus} | ({"detectors": detectors} if detectors else {})
-    return evaluate_wholeframes(model, load_entries(roots), progress=progress, **extra)
+    return evaluate_wholeframes(model, load_entries(roots), progress=progress, precision=precision, **extra)
 
 
 def main() -> None:

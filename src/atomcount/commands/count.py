@@ -18,9 +18,11 @@ import click
               help="Output folder; one sub-folder per image (and per frame of a stack).")
 @click.option("--no-figures", is_flag=True, help="Skip overlay.png and columns_3d.png (faster for movies).")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
+              help="Network arithmetic; auto = bfloat16 on CPUs with native bfloat16 (about 2x faster), else float32.")
 @click.option("--min-cluster", type=int, default=16, show_default=True,
               help="Drop groups of fewer columns linked within 3.2 Å (spurious peaks in vacuum); 0 keeps all.")
-def count(files, pixel_size, head, model_path, out, no_figures, device, min_cluster) -> None:
+def count(files, pixel_size, head, model_path, out, no_figures, device, precision, min_cluster) -> None:
     """Count the atoms in every column of each image in FILES.
 
     Reads .dm3 .dm4 .emd .ser .mrc .tif .png .npy .npz. A file holding a stack
@@ -40,7 +42,8 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, min_clus
     jobs = read_frames(files, pixel_size)
     total = 0
     for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
-        res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster)
+        res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster,
+                           precision=precision)
         if res.focus_sign != "underfocus":
             why = ("the Fresnel fringe at the particle edge is dark: the image may be overfocused"
                    if res.focus_sign == "overfocus" else "the focus sign could not be read from the particle edge")

@@ -17,6 +17,8 @@ import click
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
               help="Model file (the shipped Au 300 kV model by default).")
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
+              help="Network arithmetic; auto = bfloat16 on CPUs with native bfloat16, else float32.")
 @click.option("--min-cluster", type=int, default=16, show_default=True,
               help="Drop groups of fewer columns linked within 3.2 Å; 0 keeps all.")
 @click.option("--max-distance", type=float, default=1.0, show_default=True,
@@ -30,7 +32,7 @@ import click
 @click.option("--overlay-movie", type=click.Choice(["gif", "mp4"]), default=None,
               help="Also write the frames with their tracked columns as an animation.")
 @click.option("--no-figures", is_flag=True, help="Skip atoms_vs_time.png, kymograph.png, tracked_movie.png.")
-def movie(movie, pixel_size, frame_time, out, head, model_path, device, min_cluster, max_distance, fuse, rate,
+def movie(movie, pixel_size, frame_time, out, head, model_path, device, precision, min_cluster, max_distance, fuse, rate,
           average, force, overlay_movie, no_figures) -> None:
     """Count the atoms of every column in every frame of MOVIE and follow the columns in time.
 
@@ -51,7 +53,7 @@ def movie(movie, pixel_size, frame_time, out, head, model_path, device, min_clus
     source = open_movie(list(movie), pixel_size=pixel_size, frame_time=frame_time)
     click.echo(f"{source.name}: {len(source)} frames of {source.shape[0]}×{source.shape[1]} px "
                f"at {source.pixel_size:g} Å/px")
-    settings = MovieSettings(head=head, model=model_path, device=device, min_cluster=min_cluster,
+    settings = MovieSettings(head=head, model=model_path, device=device, precision=precision, min_cluster=min_cluster,
                              max_distance=max_distance, fuse=fuse, rate=rate, average=average)
     report = count_movie(source, out, settings=settings, force=force, overlay_movie=overlay_movie,
                          figures=not no_figures, log=click.echo)

@@ -140,7 +140,7 @@ def decade_name(decade: tuple[float, float]) -> str:
 def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regression", "classification"),
                          detectors=DETECTORS, decades=DOSE_DECADES, min_cluster: int = MIN_CLUSTER,
                          defocus: tuple[float, float] | None = None, device: str = "cpu",
-                         progress: bool = True) -> WholeFrameRecords:
+                         precision: str = "float32", progress: bool = True) -> WholeFrameRecords:
     """Image every entry in every dose decade with every detector model and score each head.
 
     Parameters
@@ -165,6 +165,9 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
         C10 range (Å) instead of Table 1's underfocus (e.g. ``(150, 250)`` for overfocus).
     device : str
         Torch device.
+    precision : str
+        Network arithmetic (:data:`atomcount.analysis.predict.PRECISIONS`); float32, as
+        trained, by default so that the ledger's rows compare.
     progress : bool
         Show a progress bar.
     """
@@ -184,7 +187,8 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
         rng = np.random.default_rng([seed, i, d, k])
         params = replace(base, dose=decades[d]).sample(rng)
         image = render_image(wave, params, rng, mtf_on=detectors[k])
-        est = predict_columns(model, image, params.sampling, heads=heads, device=device, min_cluster=min_cluster)
+        est = predict_columns(model, image, params.sampling, heads=heads, device=device, min_cluster=min_cluster,
+                              precision=precision)
         z = focus_sign(image, params.sampling).z
         key = {"detector": detectors[k], "decade": decade_name(decades[d]), "zone": str(info.get("zone")),
                "family": str(info.get("family", "wulff"))}

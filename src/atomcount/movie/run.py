@@ -55,6 +55,8 @@ class MovieSettings:
         Model file; the shipped one when None.
     device : str
         Torch device.
+    precision : str
+        Network arithmetic, as in :func:`atomcount.count_columns`.
     min_cluster : int
         Smallest group of linked columns kept (0 keeps all).
     max_distance : float
@@ -73,6 +75,7 @@ class MovieSettings:
     head: str = "classification"
     model: str | None = None
     device: str = "cpu"
+    precision: str = "auto"
     min_cluster: int = MIN_CLUSTER
     max_distance: float = MAX_DISTANCE
     memory: int = MEMORY
@@ -212,7 +215,8 @@ def count_frames(source: FrameSource, out: Path, settings: MovieSettings, *, for
                 raise item
             k, frame = item
             res = count_columns(frame, ps, head=settings.head, model=settings.model, device=settings.device,
-                                min_cluster=settings.min_cluster, keep_probabilities=True)
+                                min_cluster=settings.min_cluster, keep_probabilities=True,
+                                precision=settings.precision)
             dx, dy = drift_mod.measure_drift(reference, frame, pixel_size=ps)
             table = res.table() | {f"p{h + 1}": res.probabilities[:, h] for h in range(_N_HEIGHTS)}
             time_s = k * source.frame_time if source.frame_time else None
@@ -313,7 +317,8 @@ def average_blocks(source: FrameSource, timeseries: dict, out: Path, settings: M
             drift = (timeseries["drift_x_A"][k], timeseries["drift_y_A"][k])
             total += drift_mod.remove_drift(source.frame(k), drift, pixel_size=source.pixel_size)
         res = count_columns(total / (last - first + 1), source.pixel_size, head=settings.head, model=settings.model,
-                            device=settings.device, min_cluster=settings.min_cluster)
+                            device=settings.device, min_cluster=settings.min_cluster,
+                            precision=settings.precision)
         d = out / "movie" / "average" / f"{b:05d}"
         d.mkdir(parents=True, exist_ok=True)
         write_columns_csv(d / "columns.csv", res.table())

@@ -5,6 +5,10 @@
   additive network: the density over scattering angle is a non-negative combination of
   hat functions on :data:`NODES` (mrad), so the PPISCS of a detector [θ0, θe) is a
   non-negative combination of ``hat_cumulative(θe) - hat_cumulative(θ0)``.
+* :data:`EDGE_NODES` are hats placed relative to the convergence angle α: below ≈ 40 mrad a
+  detector edge can meet the edge of the bright-field disc, where the density falls by two
+  decades within a few mrad of α. Hats on θ − α hold that step still while α moves, which
+  hats on θ alone can only follow by re-weighting (:func:`detector_basis` joins both).
 * :class:`CurveTable` holds, for every library entry and convergence angle of a grid,
   the cumulative PPISCS over 1-mrad rings, from which the PPISCS of any detector is read
   exactly as :func:`atomcount.ppiscs.library.ring_integral` forms it.
@@ -25,6 +29,11 @@ THETA_MIN, THETA_MAX, MIN_WIDTH = 18.0, 250.0, 10.0
 #: Nodes (mrad) of the hat functions of the angular density: 1 mrad up to 50 mrad where
 #: Bragg discs make the density structured, 2 mrad to 90 mrad, 4 mrad beyond.
 NODES = np.concatenate([np.arange(18.0, 50.0, 1.0), np.arange(50.0, 90.0, 2.0), np.arange(90.0, 250.01, 4.0)])
+
+#: Offsets (mrad) from α of the hats that follow the bright-field disc edge (α − 4 … α + 8).
+EDGE_NODES = np.arange(-4.0, 8.0 + 1e-9, 0.5)
+#: α (mrad, middle of the trained range) at which the edge hats' fixed fall-off prior is evaluated.
+EDGE_PRIOR_ALPHA = 22.75
 
 # Scales of the encoded inputs: the design space of the library (paper 001, Table 1).
 _Z_RANGE = (13.0, 82.0)
@@ -78,6 +87,7 @@ def hat_coefficients(nodes: np.ndarray = NODES) -> tuple[np.ndarray, ...]:
 
 
 _COEF = hat_coefficients()
+_COEF_EDGE = hat_coefficients(EDGE_NODES)
 
 
 def hat_cumulative(theta: np.ndarray, nodes: np.ndarray = NODES) -> np.ndarray:
@@ -87,11 +97,28 @@ def hat_cumulative(theta: np.ndarray, nodes: np.ndarray = NODES) -> np.ndarray:
     ``nodes[m+1]`` (the end hats are halves). The result is non-decreasing in θ, so
     differences over any detector are non-negative and add up over contiguous detectors.
     """
-    left, right, wl, il, wr, ir = _COEF if nodes is NODES else hat_coefficients(nodes)
+    left, right, wl, il, wr, ir = (_COEF if nodes is NODES else _COEF_EDGE if nodes is EDGE_NODES
+                                   else hat_coefficients(nodes))
     t = np.asarray(theta, dtype=np.float64)[..., None]
     rise = np.minimum(np.maximum(t - left, 0.0), wl) ** 2 * il
     d = np.minimum(np.maximum(right - t, 0.0), wr)
     return rise + (wr**2 - d**2) * ir
+
+
+def detector_basis(inner: np.ndarray, outer: np.ndarray, alpha: np.ndarray | None = None,
+                   nodes: np.ndarray = NODES, edge_nodes: np.ndarray | None = None) -> np.ndarray:
+    """Integrals over detectors [inner, outer) (mrad) of every hat: shape inner.shape + (M [+ M_edge],).
+
+    The first M columns are hats on θ (``nodes``); with ``edge_nodes`` the next ones are
+    hats on θ − α (``alpha`` broadcast with ``inner``). Every column is non-negative and
+    additive over contiguous detectors.
+    """
+    inner, outer = np.asarray(inner, np.float64), np.asarray(outer, np.float64)
+    b = hat_cumulative(outer, nodes) - hat_cumulative(inner, nodes)
+    if edge_nodes is None:
+        return b
+    a = np.broadcast_to(np.asarray(alpha, np.float64), inner.shape)
+    return np.concatenate([b, hat_cumulative(outer - a, edge_nodes) - hat_cumulative(inner - a, edge_nodes)], -1)
 
 
 def sample_detectors(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

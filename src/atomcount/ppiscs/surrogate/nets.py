@@ -7,18 +7,21 @@
   alone (:func:`~.features.encode`: Z, kV, rmsd, α, zone — no aberrations, which drop
   out of the PPISCS) it predicts a non-negative angular density per number of atoms,
   ``ρ_n(θ) = s · Σ_r U_nr Σ_m V_rm p_m h_m(θ)`` with U, V ≥ 0 (softplus), a fixed
-  fall-off p_m = (θ_m / 50 mrad)^-3 and hats h_m on :data:`~.features.NODES`. The PPISCS of [θ0, θe) is ``ρ`` integrated, i.e. linear in
-  ``b = H(θe) − H(θ0)`` (:func:`~.features.hat_cumulative`): non-negative and exactly
-  additive over contiguous detectors, for any weights.
+  fall-off p_m = (θ_m / 50 mrad)^-3 and hats h_m on :data:`~.features.NODES` (and, with
+  ``edge=True``, on θ − α at :data:`~.features.EDGE_NODES`, for the bright-field disc
+  edge). The PPISCS of [θ0, θe) is ``ρ`` integrated, i.e. linear in
+  ``b`` = :func:`~.features.detector_basis`: non-negative and exactly additive over
+  contiguous detectors, for any weights.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
-from atomcount.ppiscs.surrogate.features import N_OUT, NODES
+from atomcount.ppiscs.surrogate.features import EDGE_NODES, EDGE_PRIOR_ALPHA, N_OUT, NODES
 
 
 def _activation(name: str) -> nn.Module:
@@ -70,21 +73,24 @@ class AdditiveNet(nn.Module):
         Trunk MLP (swish).
     rank : int
         R of the non-negative factorisation U (87 × R) · V (R × M).
+    edge : bool
+        Add the hats on θ − α (:data:`~.features.EDGE_NODES`) to the basis.
     """
 
-    def __init__(self, n_in: int = 6, width: int = 128, depth: int = 4, rank: int = 8):
+    def __init__(self, n_in: int = 6, width: int = 128, depth: int = 4, rank: int = 8, edge: bool = False):
         super().__init__()
         layers: list[nn.Module] = []
         for k in range(depth):
             layers += [nn.Linear(n_in if k == 0 else width, width), nn.SiLU()]
         self.trunk = nn.Sequential(*layers)
-        self.rank, self.n_nodes = rank, len(NODES)
+        centres = np.concatenate([NODES, EDGE_PRIOR_ALPHA + EDGE_NODES]) if edge else NODES
+        self.rank, self.n_nodes, self.edge = rank, len(centres), edge
         self.head_u = nn.Linear(width, N_OUT * rank)
         self.head_v = nn.Linear(width, rank * self.n_nodes)
         self.log_scale = nn.Parameter(torch.tensor(math.log(1e-2)))
         # fixed prior of the density's fall-off (≈ θ^-3, Rutherford-like) so that the
         # factors only learn O(1) corrections over the 18…250 mrad range
-        self.register_buffer("prior", torch.as_tensor((NODES / 50.0) ** -3.0, dtype=torch.float32))
+        self.register_buffer("prior", torch.as_tensor((centres / 50.0) ** -3.0, dtype=torch.float32))
 
     def factors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """U (B, 87, R) and V (B, R, M), both ≥ 0; V carries the scale."""
@@ -94,7 +100,7 @@ class AdditiveNet(nn.Module):
         return u, v
 
     def forward(self, x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """PPISCS (B, D, 87), Å², of D detectors per setting; ``b`` (B, D, M) = H(θe) − H(θ0)."""
+        """PPISCS (B, D, 87), Å², of D detectors per setting; ``b`` (B, D, M) from :func:`~.features.detector_basis`."""
         u, v = self.factors(x)
         vb = torch.einsum("brm,bdm->bdr", v, b)
         return torch.einsum("bnr,bdr->bdn", u, vb)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from atomcount.ppiscs.surrogate.features import (
-    CurveTable, build_table, encode_full, hat_cumulative, sample_detectors, N_OUT, NODES,
+    EDGE_NODES, CurveTable, build_table, detector_basis, encode_full, sample_detectors, N_OUT, NODES,
 )
 from atomcount.ppiscs.surrogate.nets import AdditiveNet, DenseNet1D
 
@@ -50,8 +50,8 @@ def losses(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor) -> dict[s
 class Sampler:
     """Batches of (settings, detectors, target curves) from a :class:`CurveTable`."""
 
-    def __init__(self, table: CurveTable, seed: int):
-        self.table = table
+    def __init__(self, table: CurveTable, seed: int, edge: bool = False):
+        self.table, self.edge = table, edge
         self.rng = np.random.default_rng(seed)
         self.x = table.inputs()
         self.mask = (np.arange(N_OUT) < table.n_atoms()[:, None]).astype(np.float32)
@@ -62,7 +62,7 @@ class Sampler:
     def additive(self, batch: int, detectors: int) -> tuple[torch.Tensor, ...]:
         idx = self.settings(batch)
         inner, outer = sample_detectors(self.rng, (batch, detectors))
-        b = hat_cumulative(outer) - hat_cumulative(inner)
+        b = detector_basis(inner, outer, self.table.alpha[idx, None], edge_nodes=EDGE_NODES if self.edge else None)
         y = self.table.ppiscs(idx[:, None], inner, outer)
         t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
         return t(self.x[idx]), t(b), t(y), t(self.mask[idx][:, None, :])
@@ -100,7 +100,7 @@ def train(kind: str, table: CurveTable, steps: int, seed: int = 0, lr: float = 1
     """
     torch.manual_seed(seed)
     model = make_model(kind, **model_kw)
-    sampler = Sampler(table, seed + 1)
+    sampler = Sampler(table, seed + 1, edge=bool(model_kw.get("edge", False)))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     stage1 = max(1, steps // 9)
     final_lr = lr / 20
@@ -149,6 +149,8 @@ def export(model: torch.nn.Module, kind: str, path: Path, meta: dict) -> None:
             arrays[f"{name}_b"] = lin.bias.detach().numpy()
         arrays["v_scale"] = (model.prior * model.log_scale.exp()).detach().numpy()
         arrays["nodes"] = NODES
+        if model.edge:
+            arrays["edge_nodes"] = EDGE_NODES
     else:
         for k, lin in enumerate(model.hidden):
             arrays[f"hidden{k}_w"] = lin.weight.detach().numpy().T
@@ -186,10 +188,12 @@ def domain_of(table: CurveTable) -> dict:
 @click.option("--width", default=128, show_default=True, help="Additive: trunk width. Dense: growth G.")
 @click.option("--depth", default=4, show_default=True, help="Additive: trunk depth. Dense: layers.")
 @click.option("--rank", default=8, show_default=True, help="Additive: factorisation rank.")
+@click.option("--edge/--no-edge", default=True, show_default=True,
+              help="Additive: add hats on θ − α that follow the bright-field disc edge.")
 @click.option("--holdout", default="", help="Comma-separated entry names never used in training.")
 @click.option("--library", default=None, type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(), help="Output .npz of the weights.")
-def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, holdout, library, out):
+def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, holdout, library, out):
     """Train a PPISCS surrogate (one thread) and export its weights."""
     from atomcount.ppiscs.library import list_entries
 
@@ -200,7 +204,7 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, holdout, l
     t0 = time.perf_counter()
     table = build_table(TRAIN_ALPHAS, library, train_names, dtype=np.float32)
     print(f"table: {len(table)} settings from {len(train_names)} entries in {time.perf_counter() - t0:.0f} s", flush=True)
-    kw = dict(width=width, depth=depth, rank=rank) if kind == "additive" else dict(growth=width, layers=depth)
+    kw = dict(width=width, depth=depth, rank=rank, edge=edge) if kind == "additive" else dict(growth=width, layers=depth)
     t0 = time.perf_counter()
     model, log = train(kind, table, steps, seed=seed, lr=lr, batch=batch, detectors=detectors, **kw)
     seconds = time.perf_counter() - t0
@@ -209,6 +213,7 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, holdout, l
             "train_seconds": round(seconds), "final_log": log[-1],
             "command": f"python -m atomcount.ppiscs.surrogate.train --model {kind} --steps {steps} --seed {seed} "
                        f"--lr {lr} --batch {batch} --detectors {detectors} --width {width} --depth {depth} --rank {rank}"
+                       + ("" if edge or kind != "additive" else " --no-edge")
                        + (f" --holdout {holdout}" if holdout else "") + f" --out {out}"}
     export(model, kind, Path(out), meta)
     torch.save({"state": model.state_dict(), "meta": meta, "log": log}, Path(out).with_suffix(".pt"))
