@@ -50,3 +50,25 @@ def test_save_load_round_trip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(net(x)["regression"], back(x)["regression"])
     assert meta == {"note": "x"}
+
+
+def test_folding_batch_norm_keeps_the_outputs():
+    from atomcount.nn.fcn import fold_batch_norm
+
+    torch.manual_seed(0)
+    net = ColumnFCN(width=4)
+    # give every batch norm non-trivial statistics and affine parameters
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    x = torch.randn(2, 1, 32, 40)
+    with torch.no_grad():
+        ref = net.eval()(x)
+        folded = fold_batch_norm(net)
+        got = folded(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    for k in ref:
+        torch.testing.assert_close(got[k], ref[k], rtol=1e-4, atol=1e-5)

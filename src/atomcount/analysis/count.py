@@ -109,17 +109,20 @@ class CountResult:
 def load_counting_model(path: str | None = None, device: str = "cpu"):
     """Load (once) a column-counting model; the shipped one by default.
 
-    On the CPU the weights are laid out channels-last, which the convolutions run faster
+    Batch norms are folded into the convolutions (:func:`atomcount.nn.fcn.fold_batch_norm`);
+    on the CPU the weights are laid out channels-last, which the convolutions run faster
     in (:func:`atomcount.analysis.predict.predict_maps` feeds the input the same way).
     """
     import torch
 
     from atomcount.nn.checkpoint import load_model
+    from atomcount.nn.fcn import fold_batch_norm
 
     p = Path(path) if path else DEFAULT_MODEL
     if not p.exists():
         raise AtomcountError(f"model file {p} not found; train one with `atomcount train` or reinstall atomcount")
     model, meta = load_model(p, device)
+    fold_batch_norm(model)
     if device == "cpu":
         model = model.to(memory_format=torch.channels_last)
     return model, meta

@@ -69,7 +69,8 @@ def predict_maps(model, image: np.ndarray, device: str = "cpu", *,
         x = torch.from_numpy(np.ascontiguousarray(x, np.float32))[None, None].to(device)
         out = model(x.contiguous(memory_format=torch.channels_last) if device == "cpu" else x)
         h = out["regression"][0, 0, :n0, :n1].float().cpu().numpy()
-        p = torch.softmax(out["classification"][0].float(), dim=0)[:, :n0, :n1].cpu().numpy()
+        # over dim 1 of the 4-D map: twice as fast as over dim 0 of its channels-last slice
+        p = torch.softmax(out["classification"].float(), dim=1)[0, :, :n0, :n1].cpu().numpy()
     return h, p
 
 

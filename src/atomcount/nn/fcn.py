@@ -91,3 +91,23 @@ class ColumnFCN(nn.Module):
     def config(self) -> dict:
         """Constructor arguments (stored in checkpoints)."""
         return {"width": self.width, "n_classes": self.n_classes}
+
+
+def fold_batch_norm(model: ColumnFCN) -> ColumnFCN:
+    """Fold every batch norm into the convolution before it, in place, for inference.
+
+    In evaluation mode a batch norm is an affine map per channel, so conv → BN equals one
+    convolution with rescaled weights and a bias; folding removes a pass over every
+    feature map. The model is put in evaluation mode and must stay there (training would
+    no longer normalise).
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    model.eval()
+    for stage in [*model.down, *model.up]:
+        stage[0] = fuse_conv_bn_eval(stage[0], stage[1])
+        stage[1] = nn.Identity()
+        block = stage[3]
+        block.conv1, block.bn1 = fuse_conv_bn_eval(block.conv1, block.bn1), nn.Identity()
+        block.conv2, block.bn2 = fuse_conv_bn_eval(block.conv2, block.bn2), nn.Identity()
+    return model
