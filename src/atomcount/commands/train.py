@@ -25,8 +25,10 @@ import click
               help="Fraction of crops centred near a column; the rest fall anywhere (mostly vacuum).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from this model's weights (fine-tuning).")
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="float32", show_default=True,
+              help="Forward/backward arithmetic; bfloat16 autocast (auto: where the CPU has it natively) keeps float32 weights.")
 def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, device, threads, workers,
-          particle_bias, init) -> None:
+          particle_bias, init, precision) -> None:
     """Train on images rendered on the fly from stored exit waves.
 
     Writes OUT/checkpoint.pt (resumable), OUT/log.csv, OUT/learning_curve.png and
@@ -37,7 +39,7 @@ def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, d
 
     cfg = TrainConfig(data=list(data), val_data=val_data, out=out, steps=steps, batch=batch, crop=crop,
                       width=width, lr=lr, seed=seed, val_every=val_every, device=device, threads=threads,
-                      workers=workers, particle_bias=particle_bias, init=init)
+                      workers=workers, particle_bias=particle_bias, init=init, precision=precision)
     path = run(cfg)
     plot_learning_curve(f"{out}/log.csv", f"{out}/learning_curve.png")
     click.echo(f"model written to {path}")

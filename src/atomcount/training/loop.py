@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from atomcount.analysis.predict import resolve_precision
 from atomcount.errors import AtomcountError
 from atomcount.nn.checkpoint import save_model
 from atomcount.nn.fcn import ColumnFCN
@@ -82,6 +83,10 @@ class TrainConfig:
         Steps between rows of ``log.csv`` (validation rows are always written).
     checkpoint_seconds : float
         Longest time between checkpoints (s), whatever ``checkpoint_every`` says.
+    precision : str
+        Arithmetic of the forward and backward passes (:data:`atomcount.analysis.predict.PRECISIONS`):
+        ``"bfloat16"`` autocast keeps float32 weights, optimiser and losses; ``"auto"`` uses
+        it where the CPU has native bfloat16 (about 1.5× the steps per CPU-hour there).
     """
 
     data: list = field(default_factory=lambda: ["data/train"])
@@ -108,6 +113,7 @@ class TrainConfig:
     detector_mix: float = 0.0
     log_every: int = 1
     checkpoint_seconds: float = 600.0
+    precision: str = "float32"
 
 
 def loss_terms(out: dict, height: torch.Tensor, classes: torch.Tensor, cfg: TrainConfig) -> dict:
@@ -186,6 +192,7 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
         val_entries = load_entries([cfg.val_data])
     val = _Validator(val_entries, cfg) if val_entries and cfg.val_every else None
     lowest = stream.ranges.dose[0]
+    low = resolve_precision(cfg.precision, cfg.device) == "bfloat16"
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", desc="training")
     model.train()
     t0, c0 = time.time() - elapsed, time.process_time() - cpu
@@ -201,7 +208,9 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
             for g in opt.param_groups:
                 g["lr"] = lr
             x, h, c = (torch.from_numpy(a).to(cfg.device) for a in arrays)
-            terms = loss_terms(model(x), h, c, cfg)
+            with torch.autocast(torch.device(cfg.device).type, dtype=torch.bfloat16, enabled=low):
+                maps = model(x)
+            terms = loss_terms({k: v.float() for k, v in maps.items()}, h, c, cfg)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()
