@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "hrtem-accuracy": "atomcount.bench.hrtem_accuracy",
     "hrtem-wholeframe": "atomcount.bench.hrtem_wholeframe",
     "hrtem-precision": "atomcount.bench.hrtem_precision",
+    "hrtem-train-precision": "atomcount.bench.hrtem_train_precision",
     "model3d": "atomcount.bench.model3d",
     "ppiscs-library": "atomcount.bench.ppiscs_library",
     "ppiscs-surrogate": "atomcount.bench.ppiscs_surrogate",

@@ -30,11 +30,16 @@ def _accuracy(weights_list: list[str | None]) -> str:
     test = make_test_set()
     rows = ["| network | trained on | test | curves | mean L1n | 99th pct | max | additivity error |",
             "|---|---|---|---|---|---|---|---|"]
+    by_inner = ["| network | detector inner angle θ0 | curves | mean L1n | 99th pct | max |", "|---|---|---|---|---|---|"]
     for w in weights_list:
         m = load(w)
         e = errors(w, test)
-        trained = np.isin(test.entry, m.meta["domain"]["entries"])
         label = f"{m.kind} {m.meta['model_kw']}, {m.meta['steps']} steps"
+        for lo, hi in ((18, 40), (40, 100), (100, 250)):
+            k = (test.inner >= lo) & (test.inner < hi)
+            by_inner.append(f"| {label} | {lo}–{hi} mrad | {k.sum()} | {e[k].mean():.2e} | "
+                            f"{np.percentile(e[k], 99):.2e} | {e[k].max():.2e} |")
+        trained = np.isin(test.entry, m.meta["domain"]["entries"])
         for name, k in (("new (α, θ0, θe), trained entries", trained), ("entries never trained on", ~trained)):
             if k.any():
                 rows.append(f"| {label} | {len(m.meta['domain']['entries'])} entries | {name} | {k.sum()} | "
@@ -48,11 +53,6 @@ def _accuracy(weights_list: list[str | None]) -> str:
         seen = "yes" if name in m.meta["domain"]["entries"] else (
             "held out" if name in m.meta["holdout_entries"] else "no (added to the library later)")
         per.append(f"| {name} | {seen} | {k.sum()} | {e[k].mean():.2e} | {np.percentile(e[k], 99):.2e} | {e[k].max():.2e} |")
-    by_inner = ["| detector inner angle θ0 | curves | mean L1n | 99th pct | max |", "|---|---|---|---|---|"]
-    for lo, hi in ((18, 40), (40, 100), (100, 250)):
-        k = (test.inner >= lo) & (test.inner < hi)
-        by_inner.append(f"| {lo}–{hi} mrad | {k.sum()} | {e[k].mean():.2e} | {np.percentile(e[k], 99):.2e} | "
-                        f"{e[k].max():.2e} |")
     return (
         "Test curves: for every library entry, 12 convergence angles drawn uniformly in 10…35.5 mrad, each ≥ 0.02 mrad "
         "off the 0.2-mrad training grid, × 20 random detectors (θ0 in 18…240 mrad, θe in θ0+10…250 mrad), from a "
@@ -61,7 +61,7 @@ def _accuracy(weights_list: list[str | None]) -> str:
         "**entries never trained on** (a new element/zone/voltage: extrapolation in Z, which the shipped "
         "surrogate refuses at its interface). Normalised L1 (L1n) = mean over atoms of |pred − sim| / max(sim) "
         "(paper 001 Eq. 2). Additivity error = max |P(θ0,θm)+P(θm,θe)−P(θ0,θe)| / max P(θ0,θe).\n\n"
-        + "\n".join(rows) + "\n\nBy the detector's inner angle, first network (below ≈ 40 mrad the detector edge meets "
+        + "\n".join(rows) + "\n\nBy the detector's inner angle (below ≈ 40 mrad the detector edge meets "
         "the bright-field disc, whose edge moves with α):\n\n" + "\n".join(by_inner)
         + "\n\nPer entry, first network:\n\n" + "\n".join(per)
     )
