@@ -113,12 +113,13 @@ def detector_basis(inner: np.ndarray, outer: np.ndarray, alpha: np.ndarray | Non
     hats on θ − α (``alpha`` broadcast with ``inner``). Every column is non-negative and
     additive over contiguous detectors.
     """
-    inner, outer = np.asarray(inner, np.float64), np.asarray(outer, np.float64)
-    b = hat_cumulative(outer, nodes) - hat_cumulative(inner, nodes)
+    edges = np.stack(np.broadcast_arrays(np.asarray(outer, np.float64), np.asarray(inner, np.float64)))
+    h = hat_cumulative(edges, nodes)
+    b = h[0] - h[1]
     if edge_nodes is None:
         return b
-    a = np.broadcast_to(np.asarray(alpha, np.float64), inner.shape)
-    return np.concatenate([b, hat_cumulative(outer - a, edge_nodes) - hat_cumulative(inner - a, edge_nodes)], -1)
+    h = hat_cumulative(edges - np.asarray(alpha, np.float64), edge_nodes)
+    return np.concatenate([b, h[0] - h[1]], -1)
 
 
 def sample_detectors(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
