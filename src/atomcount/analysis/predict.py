@@ -12,6 +12,7 @@ import numpy as np
 from atomcount.errors import AtomcountError
 
 from atomcount.analysis.readout import (
+    DETECTION_THRESHOLD,
     MIN_CLUSTER,
     ColumnEstimate,
     columns_from_classes,
@@ -76,14 +77,15 @@ def predict_maps(model, image: np.ndarray, device: str = "cpu", *,
 
 def predict_columns(model, image: np.ndarray, sampling: float, heads=("regression", "classification"),
                     device: str = "cpu", min_cluster: int = MIN_CLUSTER, *,
-                    precision: str = "float32") -> dict[str, ColumnEstimate]:
+                    precision: str = "float32", threshold: float | None = None) -> dict[str, ColumnEstimate]:
     """Columns found by each requested head in a normalised image at ``sampling`` Å/px.
 
     Groups of fewer than ``min_cluster`` linked columns are dropped
     (:func:`atomcount.analysis.readout.drop_small_clusters`; 0 keeps all). The regression
     heights pass through ``model.height_calibration`` and the confidences through
     ``model.confidence_calibration`` when the model has them. ``precision`` as in
-    :func:`predict_maps`.
+    :func:`predict_maps`; ``threshold`` replaces the classification head's detection
+    threshold (foreground probability of a column's peak; the read-out's default when None).
     """
     h, p = predict_maps(model, image, device, precision=precision)
     out = {}
@@ -91,7 +93,8 @@ def predict_columns(model, image: np.ndarray, sampling: float, heads=("regressio
         est = columns_from_regression(h, sampling, calibration=getattr(model, "height_calibration", None))
         out["regression"] = calibrate_confidence(model, "regression", drop_small_clusters(est, sampling, min_cluster))
     if "classification" in heads:
-        est = drop_small_clusters(columns_from_classes(p, sampling), sampling, min_cluster)
+        est = columns_from_classes(p, sampling, DETECTION_THRESHOLD if threshold is None else threshold)
+        est = drop_small_clusters(est, sampling, min_cluster)
         out["classification"] = calibrate_confidence(model, "classification", est)
     return out
 

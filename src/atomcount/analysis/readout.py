@@ -109,7 +109,13 @@ def columns_from_regression(height_map: np.ndarray, sampling: float, threshold: 
     return ColumnEstimate(xy, hi, h, conf)
 
 
-def columns_from_classes(probabilities: np.ndarray, sampling: float, threshold: float = 0.3) -> ColumnEstimate:
+#: Smallest foreground probability (1 − P(background)) of a peak counted as a column by the
+#: classification head (``python -m atomcount.bench.hrtem_threshold`` sweeps it).
+DETECTION_THRESHOLD = 0.3
+
+
+def columns_from_classes(probabilities: np.ndarray, sampling: float,
+                         threshold: float = DETECTION_THRESHOLD) -> ColumnEstimate:
     """Columns and heights from predicted class probabilities (16, H, W).
 
     Peaks of the foreground probability locate columns; the Gaussian-weighted class

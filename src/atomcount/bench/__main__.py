@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "hrtem-wholeframe": "atomcount.bench.hrtem_wholeframe",
     "hrtem-precision": "atomcount.bench.hrtem_precision",
     "hrtem-train-precision": "atomcount.bench.hrtem_train_precision",
+    "hrtem-threshold": "atomcount.bench.hrtem_threshold",
     "model3d": "atomcount.bench.model3d",
     "ppiscs-library": "atomcount.bench.ppiscs_library",
     "ppiscs-surrogate": "atomcount.bench.ppiscs_surrogate",

@@ -40,11 +40,12 @@ def ensure_wholeframe_sets(workers: int = 2, sets: tuple | None = None) -> list[
 
 def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress: bool = True,
         defocus: tuple[float, float] | None = None, detectors: tuple[str, ...] | None = None,
-        precision: str = "float32"):
+        precision: str = "float32", threshold: float | None = None, sets: tuple | None = None):
     """Evaluate a model (the shipped one by default) on the whole-frame set; returns the records.
 
-    ``defocus`` (C10 range, Å), ``detectors`` and ``precision`` replace the defaults of
-    :func:`atomcount.evaluation.wholeframe.evaluate_wholeframes`.
+    ``defocus`` (C10 range, Å), ``detectors``, ``precision`` and ``threshold`` replace the
+    defaults of :func:`atomcount.evaluation.wholeframe.evaluate_wholeframes`; ``sets`` the
+    data sets (default: the trust sets).
     """
     import torch
 
@@ -52,11 +53,12 @@ def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress:
     from atomcount.evaluation.wholeframe import evaluate_wholeframes
     from atomcount.training.stream import load_entries
 
-    roots = ensure_wholeframe_sets(workers)
+    roots = ensure_wholeframe_sets(workers, sets)
     torch.set_num_threads(threads)
     model, _ = load_counting_model(model_path)
     extra = {"defocus": defocus} | ({"detectors": detectors} if detectors else {})
-    return evaluate_wholeframes(model, load_entries(roots), progress=progress, precision=precision, **extra)
+    return evaluate_wholeframes(model, load_entries(roots), progress=progress, precision=precision,
+                                threshold=threshold, **extra)
 
 
 def main() -> None:

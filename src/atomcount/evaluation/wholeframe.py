@@ -140,7 +140,8 @@ def decade_name(decade: tuple[float, float]) -> str:
 def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regression", "classification"),
                          detectors=DETECTORS, decades=DOSE_DECADES, min_cluster: int = MIN_CLUSTER,
                          defocus: tuple[float, float] | None = None, device: str = "cpu",
-                         precision: str = "float32", progress: bool = True) -> WholeFrameRecords:
+                         precision: str = "float32", threshold: float | None = None,
+                         progress: bool = True) -> WholeFrameRecords:
     """Image every entry in every dose decade with every detector model and score each head.
 
     Parameters
@@ -168,6 +169,8 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
     precision : str
         Network arithmetic (:data:`atomcount.analysis.predict.PRECISIONS`); float32, as
         trained, by default so that the ledger's rows compare.
+    threshold : float, optional
+        Detection threshold of the classification head (:func:`atomcount.analysis.predict.predict_columns`).
     progress : bool
         Show a progress bar.
     """
@@ -188,7 +191,7 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
         params = replace(base, dose=decades[d]).sample(rng)
         image = render_image(wave, params, rng, mtf_on=detectors[k])
         est = predict_columns(model, image, params.sampling, heads=heads, device=device, min_cluster=min_cluster,
-                              precision=precision)
+                              precision=precision, threshold=threshold)
         z = focus_sign(image, params.sampling).z
         key = {"detector": detectors[k], "decade": decade_name(decades[d]), "zone": str(info.get("zone")),
                "family": str(info.get("family", "wulff"))}
