@@ -22,6 +22,17 @@ import numpy as np
 ARMS = ("float32", "bfloat16")
 
 
+def snapshot(source: Path, target: Path) -> Path:
+    """Copy the run's recipe, checkpoint and log once, so that both arms start from the same step
+    even while the run itself goes on writing new checkpoints."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("recipe.json", "checkpoint.pt", "log.csv"):
+        shutil.copy(source / name, target / name)
+    return target
+
+
 def run_arm(precision: str, steps: int, source: Path, work: Path) -> dict:
     """Train one arm ``steps`` steps from the checkpoint in ``source``; its CPU time, late loss and model file."""
     from atomcount.training.chunks import export_weights, run_chunk
@@ -61,7 +72,8 @@ def main() -> None:
     from atomcount.bench.report import write_section
     from atomcount.evaluation.wholeframe import scores
 
-    source, work = Path(a.source), Path(a.work)
+    work = Path(a.work)
+    source = snapshot(Path(a.source), work / "start")
     arms = {p: run_arm(p, a.steps, source, work) for p in ARMS}
     lines = ["| arm | CPU s per step | mean training loss, 2nd half | exact (classification) | exact (regression) "
              "| ±1 (classification) |", "|---|---|---|---|---|---|"]
