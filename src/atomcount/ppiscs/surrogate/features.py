@@ -9,6 +9,9 @@
   detector edge can meet the edge of the bright-field disc, where the density falls by two
   decades within a few mrad of α. Hats on θ − α hold that step still while α moves, which
   hats on θ alone can only follow by re-weighting (:func:`detector_basis` joins both).
+  Measured (100 000 steps, same seed): no gain below 40 mrad (mean L1n 4.2e-3 vs 3.9e-3),
+  so the shipped recipe leaves them out; the Bragg discs, whose edges θ_B ± α move with α
+  too, are the likelier limit there.
 * :class:`CurveTable` holds, for every library entry and convergence angle of a grid,
   the cumulative PPISCS over 1-mrad rings, from which the PPISCS of any detector is read
   exactly as :func:`atomcount.ppiscs.library.ring_integral` forms it.

@@ -188,8 +188,9 @@ def domain_of(table: CurveTable) -> dict:
 @click.option("--width", default=128, show_default=True, help="Additive: trunk width. Dense: growth G.")
 @click.option("--depth", default=4, show_default=True, help="Additive: trunk depth. Dense: layers.")
 @click.option("--rank", default=8, show_default=True, help="Additive: factorisation rank.")
-@click.option("--edge/--no-edge", default=True, show_default=True,
-              help="Additive: add hats on θ − α that follow the bright-field disc edge.")
+@click.option("--edge/--no-edge", default=False, show_default=True,
+              help="Additive: add hats on θ − α that follow the bright-field disc edge (measured: no gain; "
+                   "BENCHMARKS.md, ppiscs-surrogate-accuracy).")
 @click.option("--holdout", default="", help="Comma-separated entry names never used in training.")
 @click.option("--library", default=None, type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(), help="Output .npz of the weights.")
@@ -213,7 +214,7 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, hold
             "train_seconds": round(seconds), "final_log": log[-1],
             "command": f"python -m atomcount.ppiscs.surrogate.train --model {kind} --steps {steps} --seed {seed} "
                        f"--lr {lr} --batch {batch} --detectors {detectors} --width {width} --depth {depth} --rank {rank}"
-                       + ("" if edge or kind != "additive" else " --no-edge")
+                       + (" --edge" if edge and kind == "additive" else "")
                        + (f" --holdout {holdout}" if holdout else "") + f" --out {out}"}
     export(model, kind, Path(out), meta)
     torch.save({"state": model.state_dict(), "meta": meta, "log": log}, Path(out).with_suffix(".pt"))
