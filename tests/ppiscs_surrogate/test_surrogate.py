@@ -109,10 +109,12 @@ def test_domain_is_continuous_in_kv_and_rmsd_between_simulated_settings():
     from types import SimpleNamespace
 
     from atomcount.ppiscs.surrogate import domain_problems
+    from atomcount.ppiscs.surrogate.numpy_infer import settings_index
 
     settings = [[79, "100", kv, r] for kv in (200.0, 300.0) for r in (0.075, 0.15)] + [[79, "100", 120.0, 0.085]]
     model = SimpleNamespace(meta={"domain": {"settings": settings, "alpha_mrad": [10.0, 35.5],
-                                             "theta_mrad": [18.0, 250.0], "min_width_mrad": 10.0}})
+                                             "theta_mrad": [18.0, 250.0], "min_width_mrad": 10.0}},
+                            settings_by_zone=settings_index(settings))
     ok = lambda kv, r, z=79: not domain_problems(model, z, "100", kv, 21.0, r, 60.0, 200.0)  # noqa: E731
     assert ok(250.0, 0.1) and ok(200.0, 0.075) and ok(300.0, 0.15)  # inside the grid, on its nodes
     assert not ok(250.0, 0.16)  # rmsd beyond both neighbours

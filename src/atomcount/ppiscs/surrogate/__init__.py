@@ -42,8 +42,8 @@ def domain_problems(model, z: int, zone: str, kv: float, alpha: float, rmsd: flo
     """Reasons (empty if none) why a setting lies outside ``model``'s trained domain."""
     dom = model.meta["domain"]
     out = []
-    mine = [s for s in dom["settings"] if s[0] == z and s[1] == zone]
-    voltages = sorted({float(s[2]) for s in mine})
+    mine = model.settings_by_zone.get((int(z), str(zone)), [])
+    voltages = sorted({kv for kv, _ in mine})
     if not mine:
         have = ", ".join(sorted({f"Z={s[0]} [{s[1]}]" for s in dom["settings"]}))
         out.append(f"Z={z} [{zone}] was not in the training library (trained: {have})")
@@ -54,7 +54,7 @@ def domain_problems(model, z: int, zone: str, kv: float, alpha: float, rmsd: flo
         lo = max(v for v in voltages if v <= kv + 1e-6)
         hi = min(v for v in voltages if v >= kv - 1e-6)
         for v in {lo, hi}:
-            r = [s[3] for s in mine if abs(s[2] - v) < 1e-6]
+            r = [r for kv, r in mine if abs(kv - v) < 1e-6]
             if not min(r) - 1e-4 <= rmsd <= max(r) + 1e-4:
                 out.append(f"rmsd {rmsd:g} Å outside the trained {min(r):g}…{max(r):g} Å "
                            f"for Z={z} [{zone}] {v:g} kV")

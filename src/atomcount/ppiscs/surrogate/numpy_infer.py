@@ -32,6 +32,14 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def settings_index(settings: list) -> dict[tuple[int, str], list[tuple[float, float]]]:
+    """Trained (kV, rmsd) pairs per (Z, zone) from the domain's ``[Z, zone, kV, rmsd]`` list."""
+    out: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for z, zone, kv, rmsd in settings:
+        out.setdefault((int(z), str(zone)), []).append((float(kv), float(rmsd)))
+    return out
+
+
 #: Settings evaluated together: blocks this small keep the (BLOCK, 87·R) and (BLOCK, R·M)
 #: intermediates in cache, which makes large batches ≈ 1.4× faster than one big block.
 BLOCK = 512
@@ -51,6 +59,8 @@ class Surrogate:
             self.meta: dict = json.loads(str(f["meta"]))
             self.arrays = {k: f[k] for k in f.files if k != "meta"}
         self.kind: str = self.meta["kind"]
+        #: trained (kV, rmsd) settings per (Z, zone): the domain check's lookup
+        self.settings_by_zone = settings_index(self.meta.get("domain", {}).get("settings", []))
         a = self.arrays
         if self.kind == "additive":
             n = sum(1 for k in a if k.startswith("trunk") and k.endswith("_w"))
