@@ -102,3 +102,34 @@ def test_ledger_append_and_best_shipped(tmp_path):
     ledger = chunks.read_ledger(state_dir)
     assert len(ledger) == 4
     assert chunks.best_shipped_exact(ledger) == 0.5
+
+
+def test_weight_average_resumes_and_is_what_gets_exported(tmp_path, entries):
+    one, two = _state(tmp_path, "one"), _state(tmp_path, "two")
+    for d in (one, two):
+        recipe = json.loads((d / "recipe.json").read_text()) | {"ema_decay": 0.9}
+        (d / "recipe.json").write_text(json.dumps(recipe))
+    chunks.run_chunk(steps=5, state_dir=one, entries=entries, progress=False)
+    chunks.run_chunk(steps=4, state_dir=two, entries=entries, progress=False)
+    before = torch.load(two / "checkpoint.pt", weights_only=False)
+    chunks.run_chunk(steps=1, state_dir=two, entries=entries, progress=False)
+    a = torch.load(one / "checkpoint.pt", weights_only=False)
+    b = torch.load(two / "checkpoint.pt", weights_only=False)
+    for k in a["ema"]:  # the average survives the break bit for bit
+        torch.testing.assert_close(a["ema"][k], b["ema"][k], rtol=0, atol=0)
+    # one update: new average = 0.9 · old average + 0.1 · new weights
+    k = "classification.weight"
+    torch.testing.assert_close(b["ema"][k], 0.9 * before["ema"][k] + 0.1 * b["model"][k])
+    assert not torch.equal(b["ema"][k], b["model"][k])
+    from atomcount.nn.checkpoint import load_model
+
+    model, _ = load_model(chunks.export_weights(two))
+    torch.testing.assert_close(model.state_dict()[k], b["ema"][k])
+
+
+def test_bad_weight_average_decay_is_refused(tmp_path, entries):
+    d = _state(tmp_path, "bad")
+    recipe = json.loads((d / "recipe.json").read_text()) | {"ema_decay": 1.5}
+    (d / "recipe.json").write_text(json.dumps(recipe))
+    with pytest.raises(AtomcountError, match="ema_decay"):
+        chunks.run_chunk(steps=1, state_dir=d, entries=entries, progress=False)

@@ -6,8 +6,9 @@ touched) and train the same number of steps on the same batches, one in float32 
 in bfloat16 autocast (float32 weights, optimiser and losses). Reported per arm: CPU seconds
 per step, the training loss over the second half of the steps (same batches, so the
 difference is the arithmetic's), and the trust evaluation (whole frames of never-trained
-particles, float32 inference) of the weights each arm reaches. Writes the
-``hrtem-train-precision`` section of BENCHMARKS.md.
+particles, float32 inference) of the weights each arm reaches, of the common start and of the
+mean of those three weight sets (a crude weight average: how much single iterates at the
+run's learning rate scatter). Writes the ``hrtem-train-precision`` section of BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -33,24 +34,61 @@ def snapshot(source: Path, target: Path) -> Path:
     return target
 
 
-def run_arm(precision: str, steps: int, source: Path, work: Path) -> dict:
-    """Train one arm ``steps`` steps from the checkpoint in ``source``; its CPU time, late loss and model file."""
+def run_arm(precision: str, steps: int, source: Path, work: Path, reuse: bool = False) -> dict:
+    """Train one arm ``steps`` steps from the checkpoint in ``source``; its CPU time, late loss and model file.
+
+    With ``reuse`` an arm already trained that far is not trained again.
+    """
     from atomcount.training.chunks import export_weights, run_chunk
 
     d = work / precision
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
-    recipe = json.loads((source / "recipe.json").read_text()) | {"precision": precision, "log_every": 1}
-    (d / "recipe.json").write_text(json.dumps(recipe, indent=1))
-    shutil.copy(source / "checkpoint.pt", d / "checkpoint.pt")
-    shutil.copy(source / "log.csv", d / "log.csv")  # its header; rows past the checkpoint are dropped on resume
-    first, before = _step_and_cpu_seconds(d)
-    state = run_chunk(steps=steps, state_dir=d)
+    first, before = _step_and_cpu_seconds(source)
+    done = (d / "checkpoint.pt").exists() and _step_and_cpu_seconds(d)[0] == first + steps
+    if not (reuse and done):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        # the arms compare raw iterates: no weight average
+        recipe = json.loads((source / "recipe.json").read_text()) | {"precision": precision, "log_every": 1,
+                                                                      "ema_decay": 0.0}
+        (d / "recipe.json").write_text(json.dumps(recipe, indent=1))
+        shutil.copy(source / "checkpoint.pt", d / "checkpoint.pt")
+        shutil.copy(source / "log.csv", d / "log.csv")  # its header; rows past the checkpoint are dropped on resume
+        run_chunk(steps=steps, state_dir=d)
     rows = [r for r in csv.DictReader((d / "log.csv").open()) if r["loss"] and int(r["step"]) > first]
     late = [float(r["loss"]) for r in rows[len(rows) // 2:]]
-    return {"cpu_s_per_step": (state["cpu_hours"] * 3600 - before) / steps, "late_loss": float(np.mean(late)),
-            "loss_rows": len(late), "model": str(export_weights(d))}
+    return {"cpu_s_per_step": (_step_and_cpu_seconds(d)[1] - before) / steps, "late_loss": float(np.mean(late)),
+            "model": str(export_weights(d))}
+
+
+def mean_weights(paths: list[str], target: Path) -> str:
+    """Model file whose every floating weight and statistic is the mean over the model files ``paths``."""
+    import torch
+
+    from atomcount.nn.checkpoint import load_model, save_model
+
+    models = [load_model(p)[0] for p in paths]
+    states = [m.state_dict() for m in models]
+    mean = {k: (sum(s[k].double() for s in states) / len(states)).to(v.dtype) if v.is_floating_point() else v
+            for k, v in states[0].items()}
+    models[0].load_state_dict(mean)
+    save_model(target, models[0].eval(), {"note": "mean of " + ", ".join(paths)})
+    return str(target)
+
+
+def evaluate(model: str, work: Path, name: str, threads: int, reuse: bool) -> dict:
+    """Trust-set exact and ±1 of a model file, cached in ``work/eval_<name>.json``."""
+    from atomcount.bench.hrtem_wholeframe import run
+    from atomcount.evaluation.wholeframe import scores
+
+    cache = work / f"eval_{name}.json"
+    if reuse and cache.exists():
+        return json.loads(cache.read_text())
+    rec = run(model, threads=threads)
+    c, g = scores(rec, head="classification"), scores(rec, head="regression")
+    out = {"exact_cls": c["exact"], "exact_reg": g["exact"], "within_1_cls": c["within_1"]}
+    cache.write_text(json.dumps(out))
+    return out
 
 
 def _step_and_cpu_seconds(state_dir: Path) -> tuple[int, float]:
@@ -66,31 +104,35 @@ def main() -> None:
     ap.add_argument("--source", default="training/hrtem", help="state folder whose checkpoint both arms start from")
     ap.add_argument("--work", default="build/train_precision", help="scratch folder of the two arms")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the evaluation")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the snapshot, the arms already trained and the evaluations already made in --work")
     a = ap.parse_args()
     from atomcount.analysis.predict import native_bfloat16
-    from atomcount.bench.hrtem_wholeframe import run
     from atomcount.bench.report import write_section
-    from atomcount.evaluation.wholeframe import scores
+    from atomcount.training.chunks import export_weights
 
     work = Path(a.work)
-    source = snapshot(Path(a.source), work / "start")
-    arms = {p: run_arm(p, a.steps, source, work) for p in ARMS}
-    lines = ["| arm | CPU s per step | mean training loss, 2nd half | exact (classification) | exact (regression) "
+    source = work / "start" if a.reuse and (work / "start").exists() else snapshot(Path(a.source), work / "start")
+    arms = {p: run_arm(p, a.steps, source, work, a.reuse) for p in ARMS}
+    start = export_weights(source)
+    models = {"start": str(start), **{p: r["model"] for p, r in arms.items()}}
+    models["mean of the three"] = mean_weights(list(models.values()), work / "mean.pt")
+    lines = ["| weights | CPU s per step | mean training loss, 2nd half | exact (classification) | exact (regression) "
              "| ±1 (classification) |", "|---|---|---|---|---|---|"]
-    for p, r in arms.items():
-        rec = run(r["model"], threads=a.threads)
-        c, g = scores(rec, head="classification"), scores(rec, head="regression")
-        r |= {"exact_cls": c["exact"], "exact_reg": g["exact"], "within_1_cls": c["within_1"]}
-        lines.append(f"| {p} | {r['cpu_s_per_step']:.3f} | {r['late_loss']:.4f} | {c['exact']:.4f} | "
-                     f"{g['exact']:.4f} | {c['within_1']:.4f} |")
+    for name, path in models.items():
+        e = evaluate(path, work, name.replace(" ", "_"), a.threads, a.reuse)
+        r = arms.get(name)
+        cost = f"{r['cpu_s_per_step']:.3f} | {r['late_loss']:.4f}" if r else "– | –"
+        lines.append(f"| {name} | {cost} | {e['exact_cls']:.4f} | {e['exact_reg']:.4f} | {e['within_1_cls']:.4f} |")
     speedup = arms["float32"]["cpu_s_per_step"] / arms["bfloat16"]["cpu_s_per_step"]
     native = "has" if native_bfloat16() else "does NOT have"
-    body = (f"Both arms: {a.steps} steps of the continuing run's recipe from the same checkpoint of `{a.source}`, "
-            f"the same batches; evaluation on the trust set (`hrtem-wholeframe`) in float32. This machine {native} "
-            f"native bfloat16.\n\n" + "\n".join(lines)
+    body = (f"Both arms: {a.steps} steps of the continuing run's recipe (raw iterates, no weight average) from the "
+            f"same checkpoint of `{a.source}` (row 'start', step {_step_and_cpu_seconds(source)[0]}), the same "
+            f"batches; evaluation on the trust set (`hrtem-wholeframe`) in float32, regression without the height "
+            f"calibration that `ship` fits. This machine {native} native bfloat16.\n\n" + "\n".join(lines)
             + f"\n\nbfloat16 takes {1 / speedup:.2f}× the CPU time per step of float32 ({speedup:.2f}× the steps per "
-              "CPU-hour). Differences in exact of a few tenths of a point are within what one such short run "
-              "moves by chance.\n")
+              "CPU-hour). The last row averages the three weight sets: the spread between single iterates and "
+              "their mean is what a weight average (`ema_decay`) recovers.\n")
     write_section("hrtem-train-precision", "HRTEM training: float32 vs bfloat16 steps", body,
                   f"python -m atomcount.bench.hrtem_train_precision --steps {a.steps}")
     print(body)

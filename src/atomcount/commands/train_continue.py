@@ -62,7 +62,9 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
     better = ship_allowed and not baseline and best >= previous + 0.01
     if better:
         _ship(model_file, state, wholeframe_markdown(records), threads=threads, workers=workers)
-    recipe = "shipped" if baseline else f"seed{load_recipe().seed}"  # a new seed marks a restarted curve
+    r = load_recipe()
+    # a new seed marks a restarted curve; "-ema" rows evaluate the weight average, not the last iterate
+    recipe = "shipped" if baseline else f"seed{r.seed}" + (f"-ema{r.ema_decay:g}" if r.ema_decay else "")
     shipped = "baseline" if baseline else ("yes" if better else "")
     append_ledger(ledger_rows(records, chunk=chunk, recipe=recipe, state=state, shipped=shipped))
     write_ledger_report()

@@ -87,6 +87,11 @@ class TrainConfig:
         Arithmetic of the forward and backward passes (:data:`atomcount.analysis.predict.PRECISIONS`):
         ``"bfloat16"`` autocast keeps float32 weights, optimiser and losses; ``"auto"`` uses
         it where the CPU has native bfloat16 (about 1.5× the steps per CPU-hour there).
+    ema_decay : float
+        Keep an exponential moving average of the weights (and batch-norm statistics) with
+        this decay per step (0: none); the final model and exported weights are the average.
+        At a high learning rate single iterates scatter around the optimum; their average
+        reads whole frames better (BENCHMARKS.md, ``hrtem-ledger`` notes).
     """
 
     data: list = field(default_factory=lambda: ["data/train"])
@@ -114,6 +119,7 @@ class TrainConfig:
     log_every: int = 1
     checkpoint_seconds: float = 600.0
     precision: str = "float32"
+    ema_decay: float = 0.0
 
 
 def loss_terms(out: dict, height: torch.Tensor, classes: torch.Tensor, cfg: TrainConfig) -> dict:
@@ -122,6 +128,33 @@ def loss_terms(out: dict, height: torch.Tensor, classes: torch.Tensor, cfg: Trai
     mse = (w * (out["regression"] - height) ** 2).sum() / w.sum()
     ce = -(classes * F.log_softmax(out["classification"], dim=1)).sum(dim=1).mean()
     return {"mse": mse, "ce": ce, "loss": mse + cfg.class_weight * ce}
+
+
+class WeightAverage:
+    """Exponential moving average of a model's state (floating entries; others copied).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Model whose current state starts the average.
+    decay : float
+        Weight of the old average per update (0 < decay < 1).
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise AtomcountError(f"ema_decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def update(self, model: torch.nn.Module) -> None:
+        """Fold the model's current state into the average."""
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                if v.is_floating_point():
+                    self.state[k].mul_(self.decay).add_(v.detach(), alpha=1.0 - self.decay)
+                else:
+                    self.state[k].copy_(v)
 
 
 def _lr(step: int, cfg: TrainConfig) -> float:
@@ -185,6 +218,9 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
         opt.load_state_dict(blob["optimizer"])
         torch.set_rng_state(blob["torch_rng"])
         step, elapsed, cpu = blob["step"], blob["elapsed"], blob.get("cpu_seconds", 0.0)
+    ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay else None
+    if ema and ckpt.exists() and blob.get("ema") is not None:
+        ema.state = blob["ema"]
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     log_path = out / "log.csv"
     _truncate_log(log_path, step)
@@ -214,6 +250,8 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()
+            if ema:
+                ema.update(model)
             step += 1
             bar.update()
             row = [step, *(f"{float(terms[k].detach()):.5f}" for k in ("loss", "mse", "ce")), f"{lr:.2e}",
@@ -229,7 +267,8 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
             if (step % cfg.checkpoint_every == 0 or step in (cfg.steps, stop_at) or pause
                     or time.time() - last_save >= cfg.checkpoint_seconds):
                 fh.flush()
-                _save_checkpoint(ckpt, model, opt, step, time.time() - t0, time.process_time() - c0)
+                _save_checkpoint(ckpt, model, opt, step, time.time() - t0, time.process_time() - c0,
+                                 ema.state if ema else None)
                 last_save = time.time()
             if pause:
                 break
@@ -239,6 +278,8 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     final = out / "model.pt"
     from atomcount.bench.report import machine_description
 
+    if ema:
+        model.load_state_dict(ema.state)
     save_model(final, model, {"train_config": asdict(cfg), "steps": step, "train_seconds": time.time() - t0,
                               "machine": machine_description()})
     return final
@@ -256,12 +297,13 @@ def _truncate_log(path: Path, step: int) -> None:
     os.replace(tmp, path)
 
 
-def _save_checkpoint(path: Path, model, opt, step: int, elapsed: float, cpu_seconds: float) -> None:
-    """Atomic checkpoint: weights, optimiser, RNG, step, wall and CPU seconds so far."""
+def _save_checkpoint(path: Path, model, opt, step: int, elapsed: float, cpu_seconds: float,
+                     ema: dict | None = None) -> None:
+    """Atomic checkpoint: weights, optimiser, RNG, step, wall and CPU seconds so far, weight average."""
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                 "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
-                "cpu_seconds": cpu_seconds, "config": model.config()}, tmp)
+                "cpu_seconds": cpu_seconds, "config": model.config(), "ema": ema}, tmp)
     os.replace(tmp, path)
 
 
