@@ -110,13 +110,13 @@ def hat_cumulative(theta: np.ndarray, nodes: np.ndarray = NODES) -> np.ndarray:
 
 def detector_basis(inner: np.ndarray, outer: np.ndarray, alpha: np.ndarray | None = None,
                    nodes: np.ndarray = NODES, edge_nodes: np.ndarray | None = None) -> np.ndarray:
-    """Integrals over detectors [inner, outer) (mrad) of every hat: shape inner.shape + (M [+ M_edge],).
+    """Integrals over detectors [inner, outer) (mrad, arrays of one shape) of every hat: shape inner.shape + (M [+ M_edge],).
 
     The first M columns are hats on θ (``nodes``); with ``edge_nodes`` the next ones are
     hats on θ − α (``alpha`` broadcast with ``inner``). Every column is non-negative and
     additive over contiguous detectors.
     """
-    edges = np.stack(np.broadcast_arrays(np.asarray(outer, np.float64), np.asarray(inner, np.float64)))
+    edges = np.stack([np.asarray(outer, np.float64), np.asarray(inner, np.float64)])
     h = hat_cumulative(edges, nodes)
     b = h[0] - h[1]
     if edge_nodes is None:

@@ -100,8 +100,10 @@ class Surrogate:
             Atomic number, zone axis ("100"/"110"), kV, α (mrad), rmsd (Å), θ0, θe (mrad),
             Cs (µm), C10 (Å). The additive network ignores Cs and C10: they drop out of the PPISCS.
         """
-        args = [a.ravel() for a in np.broadcast_arrays(
-            *(np.atleast_1d(np.asarray(v)) for v in (z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus)))]
+        args = np.broadcast_arrays(
+            *(np.atleast_1d(np.asarray(v)) for v in (z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus)))
+        if args[0].ndim != 1:
+            args = [a.ravel() for a in args]
         n = len(args[0])
         if n <= BLOCK:
             return self._block(*args)
