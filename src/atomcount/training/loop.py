@@ -86,12 +86,12 @@ class TrainConfig:
     precision : str
         Arithmetic of the forward and backward passes (:data:`atomcount.analysis.predict.PRECISIONS`):
         ``"bfloat16"`` autocast keeps float32 weights, optimiser and losses; ``"auto"`` uses
-        it where the CPU has native bfloat16 (about 1.5× the steps per CPU-hour there).
+        it where the CPU has native bfloat16 (1.6× the steps per CPU-hour there; ``hrtem-train-precision``).
     ema_decay : float
         Keep an exponential moving average of the weights (and batch-norm statistics) with
         this decay per step (0: none); the final model and exported weights are the average.
         At a high learning rate single iterates scatter around the optimum; their average
-        reads whole frames better (BENCHMARKS.md, ``hrtem-ledger`` notes).
+        reads whole frames better (BENCHMARKS.md, ``hrtem-train-precision`` and ``hrtem-ledger``).
     """
 
     data: list = field(default_factory=lambda: ["data/train"])
