@@ -50,6 +50,23 @@ def test_counts_on_a_simulated_lattice(au_image, method):
     assert ("library" in summary) == (method != "statistics")
 
 
+def test_unmixed_voronoi_reads_the_true_cross_sections_of_a_fast_image():
+    """Noise-free fast image, true positions: unmixed cells give the columns' PPISCS and exact counts;
+    raw cells of the same image are biased by the neighbours' probe tails."""
+    from atomcount.particles import ParticleConfig, random_particle
+    from atomcount.stem.simulate import simulate_fast
+
+    p = random_particle(np.random.default_rng(5), ParticleConfig(n_atoms=(300, 600), zones=("100",), max_tilt_deg=0.0))
+    img = simulate_fast(p, pixel_size=0.2, **{k: v for k, v in AU.items() if k not in ("element", "zone")})
+    kw = dict(pixel_size=0.2, normalised=True, positions=img.xy, method="library", **AU)
+    unmixed = count_stem(img.image, cross_section="voronoi-unmixed", source_size=0.5, **kw)
+    raw = count_stem(img.image, cross_section="voronoi", **kw)
+    np.testing.assert_allclose(unmixed.cross_section, img.cross_section, rtol=1e-5)
+    assert np.abs(raw.cross_section / img.cross_section - 1).max() > 0.01
+    np.testing.assert_array_equal(unmixed.count, img.height)
+    assert unmixed.summary()["cross_section_method"] == "voronoi-unmixed"
+
+
 def test_given_positions_and_voronoi(au_image):
     image, truth, counts = au_image
     xy = np.column_stack([truth[:, 1], truth[:, 0]]) * 0.2
@@ -107,6 +124,8 @@ def test_normalisation_closed_form_and_detector_map():
     ({"normalised": True, "method": "library", **{**AU, "zone": "111"}}, "zone axis"),
     ({"method": "magic"}, "method must be"),
     ({"cross_section": "disc"}, "cross_section must be"),
+    ({"cross_section": "voronoi-unmixed"}, "give voltage and convergence"),
+    ({"cross_section": "voronoi-unmixed", **AU, "source_size": -1.0}, "source size"),
     ({"positions": np.zeros((3, 3))}, "x, y in Å"),
     ({"positions": np.array([[10.0, 10.0]])}, "at least two columns"),
     ({"positions": np.array([[10.0, 10.0], [900.0, 10.0]])}, "outside"),

@@ -6,9 +6,14 @@ touched) and train the same number of steps on the same batches, one in float32 
 in bfloat16 autocast (float32 weights, optimiser and losses). Reported per arm: CPU seconds
 per step, the training loss over the second half of the steps (same batches, so the
 difference is the arithmetic's), and the trust evaluation (whole frames of never-trained
-particles, float32 inference) of the weights each arm reaches, of the common start and of the
-mean of those three weight sets (a crude weight average: how much single iterates at the
-run's learning rate scatter). Writes the ``hrtem-train-precision`` section of BENCHMARKS.md.
+particles, float32 inference) of the weights each arm reaches and of the common start.
+
+Two modes. ``--ema-decay 0`` compares raw iterates and adds the mean of the three weight sets
+(a crude weight average: how much single iterates at the run's learning rate scatter); it
+writes the ``hrtem-train-precision`` section. By default the arms keep the run's own weight
+average (the recipe's ``ema_decay``, continued from the checkpoint) and are evaluated as that,
+as the run is evaluated and shipped: the ``hrtem-train-precision-ema`` section, the test the
+run's switch to bfloat16 waits on.
 """
 from __future__ import annotations
 
@@ -22,6 +27,10 @@ import numpy as np
 
 ARMS = ("float32", "bfloat16")
 
+#: Largest loss of trust-set exact accuracy (fraction, either head, equal steps) at which the
+#: run's switch to bfloat16 training (1.6× the steps per CPU-hour) pays.
+SWITCH_TOLERANCE = 0.003
+
 
 def snapshot(source: Path, target: Path) -> Path:
     """Copy the run's recipe, checkpoint and log once, so that both arms start from the same step
@@ -34,10 +43,12 @@ def snapshot(source: Path, target: Path) -> Path:
     return target
 
 
-def run_arm(precision: str, steps: int, source: Path, work: Path, reuse: bool = False) -> dict:
+def run_arm(precision: str, steps: int, source: Path, work: Path, *, ema_decay: float, reuse: bool = False) -> dict:
     """Train one arm ``steps`` steps from the checkpoint in ``source``; its CPU time, late loss and model file.
 
-    With ``reuse`` an arm already trained that far is not trained again.
+    ``ema_decay`` 0 trains and exports raw iterates; otherwise the arm keeps (and exports) the
+    weight average with that decay. With ``reuse`` an arm already trained that far is not
+    trained again.
     """
     from atomcount.training.chunks import export_weights, run_chunk
 
@@ -48,9 +59,8 @@ def run_arm(precision: str, steps: int, source: Path, work: Path, reuse: bool = 
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
-        # the arms compare raw iterates: no weight average
         recipe = json.loads((source / "recipe.json").read_text()) | {"precision": precision, "log_every": 1,
-                                                                      "ema_decay": 0.0}
+                                                                      "ema_decay": ema_decay}
         (d / "recipe.json").write_text(json.dumps(recipe, indent=1))
         shutil.copy(source / "checkpoint.pt", d / "checkpoint.pt")
         shutil.copy(source / "log.csv", d / "log.csv")  # its header; rows past the checkpoint are dropped on resume
@@ -104,6 +114,8 @@ def main() -> None:
     ap.add_argument("--source", default="training/hrtem", help="state folder whose checkpoint both arms start from")
     ap.add_argument("--work", default="build/train_precision", help="scratch folder of the two arms")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the evaluation")
+    ap.add_argument("--ema-decay", type=float, default=None,
+                    help="weight average of the arms: the recipe's when omitted, 0 for raw iterates")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the snapshot, the arms already trained and the evaluations already made in --work")
     a = ap.parse_args()
@@ -111,12 +123,16 @@ def main() -> None:
     from atomcount.bench.report import write_section
     from atomcount.training.chunks import export_weights
 
+    ema = a.ema_decay if a.ema_decay is not None else json.loads((Path(a.source) / "recipe.json").read_text())["ema_decay"]
+    if not 0 <= ema < 1:
+        raise SystemExit(f"error: --ema-decay must be in [0, 1), got {ema}")
     work = Path(a.work)
     source = work / "start" if a.reuse and (work / "start").exists() else snapshot(Path(a.source), work / "start")
-    arms = {p: run_arm(p, a.steps, source, work, a.reuse) for p in ARMS}
+    arms = {p: run_arm(p, a.steps, source, work, ema_decay=ema, reuse=a.reuse) for p in ARMS}
     start = export_weights(source)
     models = {"start": str(start), **{p: r["model"] for p, r in arms.items()}}
-    models["mean of the three"] = mean_weights(list(models.values()), work / "mean.pt")
+    if not ema:
+        models["mean of the three"] = mean_weights(list(models.values()), work / "mean.pt")
     lines = ["| weights | CPU s per step | mean training loss, 2nd half | exact (classification) | exact (regression) "
              "| ±1 (classification) |", "|---|---|---|---|---|---|"]
     for name, path in models.items():
@@ -126,15 +142,23 @@ def main() -> None:
         lines.append(f"| {name} | {cost} | {e['exact_cls']:.4f} | {e['exact_reg']:.4f} | {e['within_1_cls']:.4f} |")
     speedup = arms["float32"]["cpu_s_per_step"] / arms["bfloat16"]["cpu_s_per_step"]
     native = "has" if native_bfloat16() else "does NOT have"
-    body = (f"Both arms: {a.steps} steps of the continuing run's recipe (raw iterates, no weight average) from the "
+    kept = f"weight average {ema:g}, continued from the checkpoint" if ema else "raw iterates, no weight average"
+    body = (f"Both arms: {a.steps} steps of the continuing run's recipe ({kept}) from the "
             f"same checkpoint of `{a.source}` (row 'start', step {_step_and_cpu_seconds(source)[0]}), the same "
             f"batches; evaluation on the trust set (`hrtem-wholeframe`) in float32, regression without the height "
             f"calibration that `ship` fits. This machine {native} native bfloat16.\n\n" + "\n".join(lines)
             + f"\n\nbfloat16 takes {1 / speedup:.2f}× the CPU time per step of float32 ({speedup:.2f}× the steps per "
-              "CPU-hour). The last row averages the three weight sets: the spread between single iterates and "
-              "their mean is what a weight average (`ema_decay`) recovers.\n")
-    write_section("hrtem-train-precision", "HRTEM training: float32 vs bfloat16 steps", body,
-                  f"python -m atomcount.bench.hrtem_train_precision --steps {a.steps}")
+              "CPU-hour)."
+            + (" The last row averages the three weight sets: the spread between single iterates and "
+               "their mean is what a weight average (`ema_decay`) recovers.\n" if not ema else
+               f" Every row is the weight average, as the run is evaluated and shipped; the run switches to "
+               f"bfloat16 when the two arms agree within {SWITCH_TOLERANCE * 100:.1f} points on both heads.\n"))
+    if ema:
+        write_section("hrtem-train-precision-ema", "HRTEM training: float32 vs bfloat16 steps, weight-averaged", body,
+                      f"python -m atomcount.bench.hrtem_train_precision --steps {a.steps}")
+    else:
+        write_section("hrtem-train-precision", "HRTEM training: float32 vs bfloat16 steps", body,
+                      f"python -m atomcount.bench.hrtem_train_precision --steps {a.steps} --ema-decay 0")
     print(body)
 
 

@@ -41,8 +41,10 @@ def _read_detector_map(path: str) -> np.ndarray:
 @click.option("--pixel-size", type=float, default=None, help="Pixel size in Å/px; overrides (or supplies missing) file metadata.")
 @click.option("--method", type=click.Choice(["statistics", "library", "hybrid"]), default="statistics", show_default=True,
               help="Counts from a Gaussian mixture + ICL, the nearest simulated cross-section, or the mixture fixed to it.")
-@click.option("--cross-section", "cross_section", type=click.Choice(["gaussian", "voronoi"]), default="gaussian",
-              show_default=True, help="Fitted Gaussian volumes or Voronoi-cell sums.")
+@click.option("--cross-section", "cross_section", type=click.Choice(["gaussian", "voronoi", "voronoi-unmixed"]),
+              default="gaussian", show_default=True,
+              help="Fitted Gaussian volumes, Voronoi-cell sums, or those sums with the probe-tail cross-talk removed "
+                   "(needs --voltage, --convergence).")
 @click.option("--normalised", is_flag=True, help="The image is already in units of the incident beam.")
 @click.option("--black-level", type=float, default=None, help="Detector black level (raw units).")
 @click.option("--vacuum-level", type=float, default=None, help="Detector vacuum level (raw units).")
@@ -57,6 +59,8 @@ def _read_detector_map(path: str) -> np.ndarray:
 @click.option("--inner", type=float, default=None, help="Detector inner angle (mrad).")
 @click.option("--outer", type=float, default=None, help="Detector outer angle (mrad).")
 @click.option("--rmsd", type=float, default=None, help="rms thermal displacement (Å).")
+@click.option("--source-size", type=float, default=0.5, show_default=True,
+              help="FWHM of the effective source blurring the probe (Å), for --cross-section voronoi-unmixed.")
 @click.option("--library", type=click.Path(dir_okay=False), default=None,
               help="Table of cross-sections (Å²) per atom count 1…N (text/CSV), instead of the simulated one.")
 @click.option("--max-components", type=int, default=None, help="Highest mixture order tried.")
@@ -70,7 +74,7 @@ def _read_detector_map(path: str) -> np.ndarray:
               help="Output folder; one sub-folder per image (and per frame of a stack).")
 @click.option("--no-figures", is_flag=True, help="Write only columns.csv and summary.json.")
 def count(files, pixel_size, method, cross_section, normalised, black_level, vacuum_level, detector_map, positions,
-          element, zone, voltage, convergence, inner, outer, rmsd, library, max_components, min_distance,
+          element, zone, voltage, convergence, inner, outer, rmsd, source_size, library, max_components, min_distance,
           recover_missed, n_components, out, no_figures) -> None:
     """Count the atoms in every column of each ADF-STEM image in FILES.
 
@@ -87,8 +91,8 @@ def count(files, pixel_size, method, cross_section, normalised, black_level, vac
 
     settings = dict(method=method, cross_section=cross_section, normalised=normalised, black_level=black_level,
                     vacuum_level=vacuum_level, element=element, zone=zone, voltage=voltage, convergence=convergence,
-                    inner=inner, outer=outer, rmsd=rmsd, library=library, max_components=max_components,
-                    min_distance=min_distance, recover_missed=recover_missed, n_components=n_components)
+                    inner=inner, outer=outer, rmsd=rmsd, source_size=source_size, library=library,
+                    max_components=max_components, min_distance=min_distance, recover_missed=recover_missed, n_components=n_components)
     if detector_map is not None:
         settings["detector_map"] = _read_detector_map(detector_map)
     if positions is not None:

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from atomcount.errors import AtomcountError
+from atomcount.errors import AtomcountError, check_range
 from atomcount.stem.lattice import LatticeCheck, lattice_check, lattice_fraction
 from atomcount.stem.mixture import MixtureFit
 from atomcount.stem.normalise import Normalisation
 from atomcount.stem.reference import Reference
 
 METHODS = ("statistics", "library", "hybrid")
-CROSS_SECTIONS = ("gaussian", "voronoi")
+CROSS_SECTIONS = ("gaussian", "voronoi", "voronoi-unmixed")
 #: Share of found peaks that must sit at the common nearest-neighbour spacing (see _require_lattice).
 MIN_LATTICE_FRACTION = 0.5
 #: Share of nearest-neighbour directions that must fall in the three main 10° bins (see _require_lattice).
@@ -239,7 +239,7 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
                vacuum_level: float | None = None, detector_map: np.ndarray | None = None,
                positions: np.ndarray | None = None, cross_section: str = "gaussian",
                voltage: float | None = None, convergence: float | None = None, inner: float | None = None,
-               outer: float | None = None, rmsd: float | None = None, library=None,
+               outer: float | None = None, rmsd: float | None = None, source_size: float = 0.5, library=None,
                max_components: int | None = None, min_distance: float | None = None,
                recover_missed: bool = False, n_components: int | None = None) -> StemCountResult:
     """Count the atoms in every column of an ADF-STEM image.
@@ -266,11 +266,16 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         Detector scan giving the vacuum (and black) level instead.
     positions : ndarray (N, 2), optional
         Column positions as x, y in Å, instead of peak finding.
-    cross_section : {"gaussian", "voronoi"}
-        Estimator: fitted Gaussian volumes or Voronoi-cell sums (cells cut at the median
-        nearest-neighbour distance, so edge cells do not reach into the vacuum).
+    cross_section : {"gaussian", "voronoi", "voronoi-unmixed"}
+        Estimator: fitted Gaussian volumes, Voronoi-cell sums (cells cut at the median
+        nearest-neighbour distance, so edge cells do not reach into the vacuum), or those
+        sums with the cross-talk through the probe's tails removed
+        (:func:`atomcount.stem.cross_sections.unmix_crosstalk`; needs ``voltage``,
+        ``convergence`` and ``source_size``).
     voltage, convergence, inner, outer, rmsd : float, optional
         kV, mrad, mrad, mrad, Å: microscope settings of the simulated reference.
+    source_size : float
+        FWHM (Å) of the effective source blurring the probe, for ``"voronoi-unmixed"``.
     library : path, optional
         User table of cross-sections (Å²) per atom count 1…N (replaces the simulated one).
     max_components : int, optional
@@ -297,12 +302,17 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
     ------
     AtomcountError
         Non-2-D or non-finite image, missing pixel size, unknown method, no normalisation for
-        the library or hybrid route, settings outside the reference's domain, no columns found,
-        fewer than two columns.
+        the library or hybrid route, settings outside the reference's domain, no probe settings
+        for unmixing, no columns found, fewer than two columns.
     """
     from atomcount.io import check_image
     from atomcount.stem.columns import MIN_DISTANCE_FRACTION, default_min_distance, find_columns
-    from atomcount.stem.cross_sections import fit_gaussians, nearest_neighbour_distance, voronoi_cross_sections
+    from atomcount.stem.cross_sections import (
+        fit_gaussians,
+        nearest_neighbour_distance,
+        unmix_crosstalk,
+        voronoi_cross_sections,
+    )
     from atomcount.stem.mixture import assign_library, fit_library_mixture, fit_mixture
     from atomcount.stem.normalise import normalise_image
     from atomcount.stem.reference import reference_cross_sections
@@ -311,6 +321,12 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         raise AtomcountError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if cross_section not in CROSS_SECTIONS:
         raise AtomcountError(f"cross_section must be one of {', '.join(CROSS_SECTIONS)}, not {cross_section!r}")
+    if cross_section == "voronoi-unmixed":
+        if voltage is None or convergence is None:
+            raise AtomcountError("cross_section 'voronoi-unmixed' needs the probe: give voltage and convergence")
+        check_range("voltage", voltage, 20.0, 1000.0, "kV")
+        check_range("convergence", convergence, 1.0, 100.0, "mrad")
+        check_range("source size", source_size, 0.0, 5.0, "Å")
     img = check_image(image, pixel_size)
     ps = float(pixel_size)
     img, norm = normalise_image(img, normalised=normalised, black_level=black_level, vacuum_level=vacuum_level,
@@ -339,7 +355,11 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
                 fit = fit_gaussians(img, np.vstack([fit.positions_px, missed]), pixel_size=ps)
         rc, xs, width = fit.positions_px, fit.volume, fit.width
     else:
-        xs = voronoi_cross_sections(img, rc, pixel_size=ps, max_radius=nearest_neighbour_distance(rc) * ps)
+        cut = nearest_neighbour_distance(rc) * ps
+        xs = voronoi_cross_sections(img, rc, pixel_size=ps, max_radius=cut)
+        if cross_section == "voronoi-unmixed":
+            xs = unmix_crosstalk(xs, rc, shape=img.shape, pixel_size=ps, voltage=voltage, convergence=convergence,
+                                 source_size=source_size, max_radius=cut)
     mixture = fit_mixture(xs, max_components=max_components, n_components=n_components)
     offset = 1
     if method == "statistics":
