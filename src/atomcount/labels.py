@@ -23,6 +23,8 @@ from atomcount.particles import MAX_HEIGHT
 
 #: Width of the label Gaussians (Å).
 SIGMA = 0.45
+#: Column Gaussians farther apart than this many widths are treated as not overlapping.
+GRAM_CUTOFF = 8.0
 N_CLASSES = MAX_HEIGHT + 1
 
 
@@ -89,10 +91,20 @@ def class_maps(
     return out
 
 
-def _gram(xy_px: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Overlap Σ_p G_i(p) G_j(p) of unit-peak Gaussians (continuum limit, pixels)."""
-    d2 = ((xy_px[:, None, :] - xy_px[None, :, :]) ** 2).sum(-1)
-    return np.pi * sigma_px**2 * np.exp(-d2 / (4 * sigma_px**2))
+def _gram(xy_px: np.ndarray, sigma_px: float):
+    """Overlap Σ_p G_i(p) G_j(p) of unit-peak Gaussians (continuum limit, pixels), as a sparse
+    matrix: pairs farther apart than :data:`GRAM_CUTOFF` widths (overlap < e⁻¹⁶ of the
+    diagonal) are left out."""
+    from scipy.sparse import coo_matrix
+
+    n = len(xy_px)
+    pairs = cKDTree(xy_px).query_pairs(GRAM_CUTOFF * sigma_px, output_type="ndarray").reshape(-1, 2)
+    d2 = ((xy_px[pairs[:, 0]] - xy_px[pairs[:, 1]]) ** 2).sum(-1)
+    off = np.pi * sigma_px**2 * np.exp(-d2 / (4 * sigma_px**2))
+    rows = np.concatenate([np.arange(n), pairs[:, 0], pairs[:, 1]])
+    cols = np.concatenate([np.arange(n), pairs[:, 1], pairs[:, 0]])
+    vals = np.concatenate([np.full(n, np.pi * sigma_px**2), off, off])
+    return coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsc()
 
 
 def project_onto_columns(maps: np.ndarray, xy_px: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -122,24 +134,12 @@ def project_onto_columns(maps: np.ndarray, xy_px: np.ndarray, sigma_px: float) -
     idx, val = _stamps(xy_px, stack.shape[1:], sigma_px)
     flat = stack.reshape(stack.shape[0], -1)
     b = np.einsum("knw,nw->nk", flat[:, idx], val)
-    # only near neighbours overlap: solve the sparse-banded system densely per cluster
-    a = _solve_clusters(xy_px, sigma_px, b)
+    # only near neighbours overlap: a sparse factorisation (a dense one per particle took
+    # 0.6 s of a 1.5 s read-out of a 512² frame holding four particles)
+    from scipy.sparse.linalg import splu
+
+    a = splu(_gram(xy_px, sigma_px)).solve(np.ascontiguousarray(b))
     return a[:, 0] if single else a
-
-
-def _solve_clusters(xy_px: np.ndarray, sigma_px: float, b: np.ndarray) -> np.ndarray:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    pairs = cKDTree(xy_px).query_pairs(8 * sigma_px, output_type="ndarray")
-    n = len(xy_px)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, lab = connected_components(graph, directed=False)
-    out = np.zeros_like(b)
-    for c in np.unique(lab):
-        idx = np.flatnonzero(lab == c)
-        out[idx] = np.linalg.solve(_gram(xy_px[idx], sigma_px), b[idx])
-    return out
 
 
 def read_heights(height_map_: np.ndarray, xy_px: np.ndarray, sampling: float, sigma: float = SIGMA) -> np.ndarray:
