@@ -91,7 +91,7 @@ def class_maps(
     return out
 
 
-def _gram(xy_px: np.ndarray, sigma_px: float):
+def _gram(xy_px: np.ndarray, sigma_px: float) -> "scipy.sparse.csc_matrix":
     """Overlap Σ_p G_i(p) G_j(p) of unit-peak Gaussians (continuum limit, pixels), as a sparse
     matrix: pairs farther apart than :data:`GRAM_CUTOFF` widths (overlap < e⁻¹⁶ of the
     diagonal) are left out."""

@@ -145,12 +145,11 @@ def main() -> None:
         cost = f"{r['cpu_s_per_step']:.3f} | {r['late_loss']:.4f}" if r else "– | –"
         lines.append(f"| {name} | {cost} | {e['exact_cls']:.4f} | {e['exact_reg']:.4f} | {e['within_1_cls']:.4f} |")
     speedup = arms["float32"]["cpu_s_per_step"] / arms["bfloat16"]["cpu_s_per_step"]
-    native = "has" if native_bfloat16() else "does NOT have"
     kept = f"weight average {ema:g}, continued from the checkpoint" if ema else "raw iterates, no weight average"
     body = (f"Both arms: {a.steps} steps of the continuing run's recipe ({kept}) from the "
             f"same checkpoint of `{a.source}` (row 'start', step {_step_and_cpu_seconds(source)[0]}), the same "
             f"batches; evaluation on the trust set (`hrtem-wholeframe`) in float32, regression without the height "
-            f"calibration that `ship` fits. This machine {native} native bfloat16.\n\n" + "\n".join(lines)
+            f"calibration that `ship` fits. This machine has native bfloat16.\n\n" + "\n".join(lines)
             + f"\n\nbfloat16 takes {1 / speedup:.2f}× the CPU time per step of float32 ({speedup:.2f}× the steps per "
               "CPU-hour)."
             + (" The last row averages the three weight sets: the spread between single iterates and "
