@@ -126,6 +126,8 @@ def test_normalisation_closed_form_and_detector_map():
     ({"cross_section": "disc"}, "cross_section must be"),
     ({"cross_section": "voronoi-unmixed"}, "give voltage and convergence"),
     ({"cross_section": "voronoi-unmixed", **AU, "source_size": -1.0}, "source size"),
+    ({"cross_section": "voronoi", "background": 0.0}, "applies to the Gaussian model"),
+    ({"background": float("nan")}, "not a finite number"),
     ({"positions": np.zeros((3, 3))}, "x, y in Å"),
     ({"positions": np.array([[10.0, 10.0]])}, "at least two columns"),
     ({"positions": np.array([[10.0, 10.0], [900.0, 10.0]])}, "outside"),

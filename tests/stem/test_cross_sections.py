@@ -6,7 +6,14 @@ import pytest
 
 from _synthetic_stem import VOLUMES, lattice_image
 from atomcount.errors import AtomcountError
-from atomcount.stem.cross_sections import fit_gaussians, gaussian_image, unmix_crosstalk, voronoi_cross_sections
+from atomcount.stem.cross_sections import (
+    crosstalk_matrix,
+    fit_gaussians,
+    gaussian_image,
+    unmix_crosstalk,
+    unmixed_standard_error,
+    voronoi_cross_sections,
+)
 
 
 def test_gaussian_fit_recovers_volumes_width_positions_and_background():
@@ -45,6 +52,29 @@ def test_fixed_width_and_no_refinement_keep_what_is_given():
     fit = fit_gaussians(image, truth, pixel_size=0.2, width=0.45, refine_positions=False)
     np.testing.assert_array_equal(fit.positions_px, truth)
     np.testing.assert_allclose(fit.volume, VOLUMES[counts - 1], rtol=1e-6)
+
+
+def test_fixed_background_is_kept_and_a_wrong_one_moves_the_volumes_by_its_projection():
+    """Given the true background, the volumes are recovered; given one δ too high, the fit is
+    linear in the data, so each volume drops by the least-squares fit of the constant δ by the
+    columns' Gaussians — computed here independently with a dense, untruncated design matrix.
+    (For well-separated columns that is 2δ·2πσ²: a Gaussian fits a constant with twice its
+    own height.)"""
+    image, truth, counts = lattice_image(side=6, dose=None, background=0.003, seed=2)
+    exact = fit_gaussians(image, truth, pixel_size=0.2, background=0.003)
+    assert exact.background == 0.003
+    np.testing.assert_allclose(exact.volume, VOLUMES[counts - 1], rtol=1e-3)
+    delta = 2e-4
+    high = fit_gaussians(image, truth, pixel_size=0.2, background=0.003 + delta, width=exact.width,
+                         refine_positions=False)
+    rows, cols = np.indices(image.shape)
+    sigma_px = exact.width / 0.2
+    design = np.exp(-((rows.ravel()[:, None] - truth[:, 0]) ** 2 + (cols.ravel()[:, None] - truth[:, 1]) ** 2)
+                    / (2 * sigma_px**2))
+    amp = np.linalg.lstsq(design, np.full(image.size, delta), rcond=None)[0]
+    expected = 2 * np.pi * amp * exact.width**2
+    np.testing.assert_allclose(exact.volume - high.volume, expected, rtol=2e-3)
+    assert np.median(expected) == pytest.approx(2 * delta * 2 * np.pi * exact.width**2, rel=0.05)
 
 
 def test_voronoi_cells_tile_the_image():
@@ -126,6 +156,43 @@ def test_unmixing_is_linear_and_keeps_isolated_columns(fast_110):
     far = np.array([[40.0, 40.0], [40.0, 120.0]])
     two = unmix_crosstalk(np.array([0.2, 0.5]), far, shape=(160, 160), pixel_size=0.2, **PROBE)
     np.testing.assert_allclose(two, [0.2, 0.5], rtol=0.02)
+
+
+def test_crosstalk_matrix_maps_cross_sections_to_cell_sums_and_its_inverse_unmixes(fast_110):
+    """M σ are the cell sums of the probe image of σ (one image per column vs one image of all),
+    and solving M σ = x is what the fixed-point unmixing converges to."""
+    img = fast_110
+    pos = img.xy[:, ::-1] / img.pixel_size
+    kw = dict(shape=img.image.shape, pixel_size=img.pixel_size, max_radius=1.4, **PROBE)
+    matrix = crosstalk_matrix(pos, **kw)
+    raw = voronoi_cross_sections(img.image, pos, pixel_size=img.pixel_size, max_radius=1.4)
+    np.testing.assert_allclose(matrix @ img.cross_section, raw, rtol=1e-9)
+    assert np.all(matrix.sum(axis=0) < 1) and np.all(np.diag(matrix) > 0.5)
+    np.testing.assert_allclose(np.linalg.solve(matrix, raw), unmix_crosstalk(raw, pos, **kw), rtol=1e-5)
+
+
+def test_unmixed_standard_error_matches_poisson_draws(fast_110):
+    """Poisson images at 2e3 e⁻/Å², unmixed by the fixed-point iteration: the spread of each
+    column's σ̂ over 120 draws agrees with √diag(M⁻¹ diag(x/D) M⁻ᵀ), and it is wider than the
+    raw √(x/D) on average."""
+    from atomcount.stem.simulate import add_dose
+
+    img, dose = fast_110, 2e3
+    pos = img.xy[:, ::-1] / img.pixel_size
+    kw = dict(shape=img.image.shape, pixel_size=img.pixel_size, max_radius=1.4, **PROBE)
+    matrix = crosstalk_matrix(pos, **kw)
+    predicted = unmixed_standard_error(matrix, img.cross_section, dose=dose)
+    rng = np.random.default_rng(11)
+    draws = np.array([np.linalg.solve(matrix, voronoi_cross_sections(
+        add_dose(img.image, dose=dose, pixel_size=img.pixel_size, rng=rng), pos, pixel_size=img.pixel_size,
+        max_radius=1.4)) for _ in range(120)])
+    measured = draws.std(axis=0)
+    assert np.median(measured / predicted) == pytest.approx(1.0, abs=0.03)
+    assert np.all(np.abs(measured / predicted - 1) < 0.35)  # 120 draws: sd of a sd ≈ 6.5 %
+    raw = np.sqrt(matrix @ img.cross_section / dose)
+    assert np.mean(predicted / raw) > 1.02
+    with pytest.raises(AtomcountError, match="dose must be positive"):
+        unmixed_standard_error(matrix, img.cross_section, dose=0.0)
 
 
 @pytest.mark.parametrize("xs, message", [(np.ones(3), "3 cross-sections for 2 columns"),

@@ -59,6 +59,7 @@ def test_count_writes_table_summary_and_figures(raw_file, tmp_path, capsys):
     (["--black-level", "100"], "vacuum level is missing"),
     (["--positions", "missing.csv"], "cannot read positions"),
     (["--library", "missing.txt", "--method", "library", "--normalised"], "not found"),
+    (["--cross-section", "voronoi", "--background", "0"], "applies to the Gaussian model"),
 ])
 def test_bad_input_one_line_and_nothing_written(raw_file, tmp_path, capsys, extra, message):
     path, _ = raw_file
@@ -94,3 +95,21 @@ def test_forced_mixture_order(raw_file, tmp_path, capsys):
     assert code == 0, io.err
     summary = json.loads((tmp_path / "o" / "particle" / "summary.json").read_text())
     assert summary["n_components"] == 3 and summary["order_rule"] == "given"
+
+
+def test_fixed_background_is_used_and_reported(raw_file, tmp_path, capsys):
+    """The image's background is 0 after normalisation: fixing it there reads what fitting it reads."""
+    path, _ = raw_file
+    tables = {}
+    for label, extra in (("fitted", []), ("fixed", ["--background", "0"])):
+        code, io = _run(["stem", "count", str(path), "--pixel-size", "0.2", "--black-level", "100", "--vacuum-level",
+                         "1100", "--no-figures", "--out", str(tmp_path / label), *extra], capsys)
+        assert code == 0, io.err
+        tables[label] = np.genfromtxt(tmp_path / label / "particle" / "columns.csv", delimiter=",", names=True)
+        summary = json.loads((tmp_path / label / "particle" / "summary.json").read_text())
+        if label == "fixed":
+            assert summary["background"] == 0.0
+        else:
+            assert abs(summary["background"]) < 1e-3  # Poisson noise of 1e5 e/Å² on an empty vacuum
+    np.testing.assert_allclose(tables["fixed"]["cross_section"], tables["fitted"]["cross_section"], rtol=0.02)
+    np.testing.assert_array_equal(tables["fixed"]["count"], tables["fitted"]["count"])

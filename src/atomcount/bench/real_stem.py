@@ -186,6 +186,12 @@ def count_real_images(folder: Path) -> list[Run]:
     for method in ("library", "hybrid"):
         runs.append(_run("ptir_110_statstem", f"{method} (LibraryPt.txt)", img, meta, pixel_size=ps, normalised=True,
                          method=method, library=library, element="Pt", zone="110"))
+    # the authors zeroed the vacuum of this normalised image; StatSTEM's stored volumes match a
+    # Gaussian model with no background (0.4 % apart), atomcount's fitted constant lowers them ≈ 0.7 %
+    for method in ("library", "hybrid"):
+        runs.append(_run("ptir_110_statstem", f"{method}-b0 (LibraryPt.txt, background fixed at 0)", img, meta,
+                         pixel_size=ps, normalised=True, method=method, library=library, element="Pt", zone="110",
+                         background=0.0))
 
     # the tutorial counts the columns inside a user-drawn polygon (other particles sit at the corners)
     img, ps, meta = load_real("pb_statstem_tutorial")
@@ -335,7 +341,7 @@ def _goals(runs: list[Run]) -> str:
     """The issue's targets, each with its measured value and whether it is met."""
     by = {(r.image, r.label.split(" ")[0]): r for r in runs}
     lines = []
-    for label in ("statistics", "library", "hybrid"):
+    for label in ("statistics", "library", "hybrid", "library-b0", "hybrid-b0"):
         run = by[("ptir_110_statstem", label)]
         f, g = run.matched
         found = len(f) / len(run.reference_xy)

@@ -93,23 +93,41 @@ def _rate(rows: list[dict], lo: int = 1, hi: int = 10**6) -> tuple[float, int]:
     return (float(np.mean(c[keep] == h[keep])) if keep.any() else float("nan")), int(keep.sum())
 
 
-def _nearest_rule_error(curve: np.ndarray, heights: np.ndarray, dose: float) -> float:
-    """Mean over ``heights`` of P(nearest library value ≠ n) with σ̂ ~ N(σ_n, σ_n/D) (the application's σ model)."""
+def _nearest_rule_error(curve: np.ndarray, heights: np.ndarray, dose: float,
+                        sd: np.ndarray | None = None) -> float:
+    """Mean over ``heights`` of P(nearest library value ≠ n) with σ̂ ~ N(σ_n, s²): s² = σ_n/D (the
+    application's σ model) or, given, each column's own standard error ``sd`` (Å²)."""
     mid = np.concatenate([[-np.inf], 0.5 * (curve[1:] + curve[:-1]), [np.inf]])
     n = np.asarray(heights) - 1
-    s = np.sqrt(curve[n] / dose)
+    s = np.sqrt(curve[n] / dose) if sd is None else np.asarray(sd, float)
     return float(np.mean(1 - (ndtr((mid[n + 1] - curve[n]) / s) - ndtr((mid[n] - curve[n]) / s))))
+
+
+def _crosstalk_matrices(images: list[StemImage]) -> list[np.ndarray]:
+    """M (cross-sections → Voronoi cell sums) of each image, with the cells ``count_stem`` cuts."""
+    from atomcount.stem.cross_sections import crosstalk_matrix, nearest_neighbour_distance
+
+    out = []
+    for img in images:
+        pos = img.xy[:, ::-1] / img.pixel_size
+        s = img.settings
+        out.append(crosstalk_matrix(pos, shape=img.image.shape, pixel_size=img.pixel_size, voltage=s["voltage"],
+                                    convergence=s["convergence"], source_size=s.get("source_size", 0.0),
+                                    max_radius=nearest_neighbour_distance(pos) * img.pixel_size))
+    return out
 
 
 def closure(particles: dict, doses, seeds: int, seed: int) -> list[dict]:
     """Measured vs predicted miscount rate, library route, Voronoi cross-sections, true positions."""
     from atomcount.ppiscs.applications.error_probability import counting_error_probability
     from atomcount.ppiscs.curve import ppiscs_curve
+    from atomcount.stem.cross_sections import unmixed_standard_error
 
     out = []
     for zone, plist in particles.items():
         curve = ppiscs_curve("Au", zone, **_curve_kwargs())
         clean = [simulate_fast(p, pixel_size=PIXEL_SIZE, **DEFAULT_SETTINGS) for p in plist]
+        matrices = _crosstalk_matrices(clean)
         clean_xs = [_count(c, "library", "voronoi").cross_section for c in clean]
         bias = np.concatenate([x - c.cross_section for x, c in zip(clean_xs, clean)])
         heights = np.concatenate([c.height for c in clean])
@@ -130,10 +148,15 @@ def closure(particles: dict, doses, seeds: int, seed: int) -> list[dict]:
                     miss_u.append(u.count != img.height)
                     dev_u.append((u.cross_section - img.cross_section) / noise)
             miss, dev, miss_u, dev_u = map(np.concatenate, (miss, dev, miss_u, dev_u))
+            sd_unmixed = np.concatenate([unmixed_standard_error(m, c.cross_section, dose=dose)
+                                         for m, c in zip(matrices, clean)])
             out.append(dict(zone=zone, dose=dose, columns=len(miss), measured=float(miss.mean()),
                             measured_unmixed=float(miss_u.mean()), sd_ratio_unmixed=float(np.std(dev_u)),
                             app=counting_error_probability(curve, dose, k), k=k,
                             weighted=_nearest_rule_error(curve, np.tile(heights, seeds), dose),
+                            weighted_unmixed=_nearest_rule_error(curve, heights, dose, sd_unmixed),
+                            sd_ratio_unmixed_predicted=float(np.sqrt(np.mean(
+                                sd_unmixed**2 / (np.concatenate([c.cross_section for c in clean]) / dose)))),
                             sd_ratio=float(np.std(dev)),
                             bias_rms=float(np.sqrt(np.mean((bias / spacing) ** 2))),
                             bias_max=float(np.abs(bias / spacing).max())))
@@ -220,8 +243,8 @@ def _accuracy_tables(rows: list[dict]) -> str:
 def _closure_table(rows: list[dict]) -> str:
     lines = ["| zone | dose (e⁻/Å²) | columns | measured | predicted, application (1…K) | ratio | "
              "predicted, heights present | ratio | sd / √(σ/D) | measured, unmixed | ratio to heights present "
-             "| sd / √(σ/D), unmixed |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| sd / √(σ/D), unmixed | predicted, unmixing noise | ratio | predicted sd / √(σ/D), unmixed |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         floor = 3.0 / r["columns"]  # below this a rate is not measured by this many columns
 
@@ -231,7 +254,9 @@ def _closure_table(rows: list[dict]) -> str:
         lines.append(f"| [{r['zone']}] | {r['dose']:.0e} | {r['columns']} | {_pct(r['measured'])} % | "
                      f"{_pct(r['app'])} % (K={r['k']}) | {ratio(r['app'])} | {_pct(r['weighted'])} % | "
                      f"{ratio(r['weighted'])} | {r['sd_ratio']:.2f} | {_pct(r['measured_unmixed'])} % | "
-                     f"{ratio(r['weighted'], r['measured_unmixed'])} | {r['sd_ratio_unmixed']:.2f} |")
+                     f"{ratio(r['weighted'], r['measured_unmixed'])} | {r['sd_ratio_unmixed']:.2f} | "
+                     f"{_pct(r['weighted_unmixed'])} % | {ratio(r['weighted_unmixed'], r['measured_unmixed'])} | "
+                     f"{r['sd_ratio_unmixed_predicted']:.2f} |")
     return "\n".join(lines)
 
 
@@ -380,6 +405,10 @@ cross-sections (`--cross-section voronoi-unmixed`: the cell sums of the probe im
 measured ones, fixed-point iteration) have no such bias on these images (the fast model is the probe's
 linear image, so the noise-free unmixed cross-section is the true one; tests): their miscount rate is
 what the σ model predicts when the ratio is ≈ 1, at a noise spread sd / √(σ/D) that the unmixing widens.
+"Predicted, unmixing noise" carries that widening into the prediction without measuring it: each
+column's σ̂ ~ N(σ_n, s²) with s² from M⁻¹ diag(x/D) M⁻ᵀ (`crosstalk_matrix`, `unmixed_standard_error`:
+M maps cross-sections to cell sums through the probe, x = Mσ the cells' expected sums), the last column
+its rms in units of √(σ/D), to set beside the measured spread.
 """
     if exact is not None:
         body += f"""

@@ -70,12 +70,15 @@ def _read_detector_map(path: str) -> np.ndarray:
               help="Smallest distance between columns (Å); default 0.65 of the lattice spacing seen in the image.")
 @click.option("--recover-missed", is_flag=True,
               help="Add peaks of the Gaussian-fit residual as columns (thin columns beside thick ones).")
+@click.option("--background", type=float, default=None,
+              help="Fix the Gaussian model's constant background (normalised units; 0 for an empty vacuum); "
+                   "fitted by default.")
 @click.option("--out", type=click.Path(file_okay=False), default="atomcount_stem", show_default=True,
               help="Output folder; one sub-folder per image (and per frame of a stack).")
 @click.option("--no-figures", is_flag=True, help="Write only columns.csv and summary.json.")
 def count(files, pixel_size, method, cross_section, normalised, black_level, vacuum_level, detector_map, positions,
           element, zone, voltage, convergence, inner, outer, rmsd, source_size, library, max_components, min_distance,
-          recover_missed, n_components, out, no_figures) -> None:
+          recover_missed, n_components, background, out, no_figures) -> None:
     """Count the atoms in every column of each ADF-STEM image in FILES.
 
     Reads the formats of `atomcount count`. Writes per image columns.csv (x, y in Å and px,
@@ -92,7 +95,8 @@ def count(files, pixel_size, method, cross_section, normalised, black_level, vac
     settings = dict(method=method, cross_section=cross_section, normalised=normalised, black_level=black_level,
                     vacuum_level=vacuum_level, element=element, zone=zone, voltage=voltage, convergence=convergence,
                     inner=inner, outer=outer, rmsd=rmsd, source_size=source_size, library=library,
-                    max_components=max_components, min_distance=min_distance, recover_missed=recover_missed, n_components=n_components)
+                    max_components=max_components, min_distance=min_distance, recover_missed=recover_missed, n_components=n_components,
+                    background=background)
     if detector_map is not None:
         settings["detector_map"] = _read_detector_map(detector_map)
     if positions is not None:

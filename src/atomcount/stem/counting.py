@@ -59,6 +59,8 @@ class StemCountResult:
         Simulated or user cross-sections per atom count (library and hybrid routes).
     gaussian_width : float or None
         Fitted Gaussian σ (Å) for the Gaussian model.
+    background : float or None
+        Gaussian model: its constant background (normalised image units), fitted or as given.
     count_offset : int
         Statistics route: atoms in the lowest mixture component.
     lattice : LatticeCheck or None
@@ -79,6 +81,7 @@ class StemCountResult:
     normalisation: Normalisation
     reference: Reference | None = None
     gaussian_width: float | None = None
+    background: float | None = None
     count_offset: int = 1
     lattice: LatticeCheck | None = None
 
@@ -120,6 +123,7 @@ class StemCountResult:
             "icl": self.icl, "icl_local_minima": self.mixture.local_minima, "order_rule": self.mixture.rule,
             "pixel_size_A": self.pixel_size,
             "gaussian_width_A": self.gaussian_width,
+            "background": self.background,
         }
         if self.method == "statistics":
             out["count_assignment"] = (f"consecutive counts from the mixture components; the lowest holds "
@@ -241,7 +245,8 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
                voltage: float | None = None, convergence: float | None = None, inner: float | None = None,
                outer: float | None = None, rmsd: float | None = None, source_size: float = 0.5, library=None,
                max_components: int | None = None, min_distance: float | None = None,
-               recover_missed: bool = False, n_components: int | None = None) -> StemCountResult:
+               recover_missed: bool = False, n_components: int | None = None,
+               background: float | None = None) -> StemCountResult:
     """Count the atoms in every column of an ADF-STEM image.
 
     Parameters
@@ -293,6 +298,10 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         every such column in synthetic images of Gaussian columns; on real images, whose
         columns are not Gaussian, it also turns model mismatch (at particle edges, between
         columns) into false columns, hence off by default.
+    background : float, optional
+        Gaussian route: fix the model's constant background at this value, in units of the
+        normalised image (0 for a normalised image with empty vacuum and no support film);
+        fitted when None.
 
     Returns
     -------
@@ -303,7 +312,8 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
     AtomcountError
         Non-2-D or non-finite image, missing pixel size, unknown method, no normalisation for
         the library or hybrid route, settings outside the reference's domain, no probe settings
-        for unmixing, no columns found, fewer than two columns.
+        for unmixing, a fixed background with Voronoi cross-sections, no columns found,
+        fewer than two columns.
     """
     from atomcount.io import check_image
     from atomcount.stem.columns import MIN_DISTANCE_FRACTION, default_min_distance, find_columns
@@ -321,6 +331,8 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         raise AtomcountError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if cross_section not in CROSS_SECTIONS:
         raise AtomcountError(f"cross_section must be one of {', '.join(CROSS_SECTIONS)}, not {cross_section!r}")
+    if background is not None and cross_section != "gaussian":
+        raise AtomcountError("a fixed background applies to the Gaussian model: use cross_section 'gaussian'")
     if cross_section == "voronoi-unmixed":
         if voltage is None or convergence is None:
             raise AtomcountError("cross_section 'voronoi-unmixed' needs the probe: give voltage and convergence")
@@ -348,12 +360,12 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
     lattice = None if element is None else lattice_check(rc, pixel_size=ps, element=element, zone=zone)
     width = None
     if cross_section == "gaussian":
-        fit = fit_gaussians(img, rc, pixel_size=ps)
+        fit = fit_gaussians(img, rc, pixel_size=ps, background=background)
         if recover_missed and positions is None:
             missed = _missed_columns(img, fit, pixel_size=ps, min_distance=min_distance)
             if len(missed):
-                fit = fit_gaussians(img, np.vstack([fit.positions_px, missed]), pixel_size=ps)
-        rc, xs, width = fit.positions_px, fit.volume, fit.width
+                fit = fit_gaussians(img, np.vstack([fit.positions_px, missed]), pixel_size=ps, background=background)
+        rc, xs, width, background = fit.positions_px, fit.volume, fit.width, fit.background
     else:
         cut = nearest_neighbour_distance(rc) * ps
         xs = voronoi_cross_sections(img, rc, pixel_size=ps, max_radius=cut)
@@ -377,4 +389,4 @@ def count_stem(image: np.ndarray, *, pixel_size: float, element: str | None = No
         x_px=rc[:, 1], y_px=rc[:, 0], x_A=rc[:, 1] * ps, y_A=rc[:, 0] * ps, cross_section=xs,
         count=np.asarray(count, dtype=int), probability=prob, pixel_size=ps, method=method,
         cross_section_method=cross_section, mixture=mixture, normalisation=norm, reference=reference,
-        gaussian_width=width, count_offset=offset, lattice=lattice)
+        gaussian_width=width, background=background, count_offset=offset, lattice=lattice)
