@@ -34,7 +34,7 @@ weights: $(STAMP)
 	$(BIN)/atomcount simulate hrtem data/val -n 60 --seed 3
 	$(BIN)/atomcount train --data data/train --val-data data/val --out runs/fcn_au_300kv \
 		--steps $(WEIGHT_STEPS) --batch 8 --crop 128 --width 16 --lr 2e-3 --seed 0 --val-every 1000 --threads 1
-	$(BIN)/python -m atomcount.training.ship runs/fcn_au_300kv --test-data data/test --images 500 --val-data data/val \
+	$(BIN)/python -m atomcount.hrtem.training.ship runs/fcn_au_300kv --test-data data/test --images 500 --val-data data/val \
 		--command "make weights WEIGHT_STEPS=$(WEIGHT_STEPS)"
 
 # The continuing HRTEM run (training/hrtem, committed): resume, train HOURS, evaluate on whole
@@ -56,10 +56,10 @@ ppiscs-queue: $(STAMP)
 
 SURROGATE_STEPS ?= 100000
 ppiscs-surrogate: $(STAMP)
-	$(BIN)/python -m atomcount.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 --lr 0.002 \
+	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 --lr 0.002 \
 		--batch 128 --detectors 8 --width 128 --depth 4 --rank 8 \
 		--out runs/ppiscs/additive.npz
-	$(BIN)/python -m atomcount.ppiscs.surrogate.ship runs/ppiscs/additive.npz
+	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.ship runs/ppiscs/additive.npz
 
 clean:
 	rm -rf $(VENV) demo_output build *.egg-info

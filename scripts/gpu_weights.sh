@@ -13,7 +13,7 @@
 #     --init RUN_DIR/model.pt
 #   and again: --out runs/fcn_finetune2 --steps 1500 --lr 2e-4 --seed 2 --val-every 500 --init runs/fcn_finetune/model.pt
 # Then ship on any machine:
-#   python -m atomcount.training.ship RUN_DIR --test-data data/test --images 500 --val-data data/val --command "..."
+#   python -m atomcount.hrtem.training.ship RUN_DIR --test-data data/test --images 500 --val-data data/val --command "..."
 set -euo pipefail
 root=$1; run=$2; budget=$3; workers=${4:-14}
 PY=${PY:-python3}

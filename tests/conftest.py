@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atomcount.particles import ParticleConfig, random_particle
+from atomcount.core.particles import ParticleConfig, random_particle
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +19,6 @@ def small_particle(small_config):
 
 @pytest.fixture(scope="session")
 def small_wave(small_particle):
-    from atomcount.hrtem import exit_wave
+    from atomcount.hrtem.imaging import exit_wave
 
     return exit_wave(small_particle, sampling=0.1)

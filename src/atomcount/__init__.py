@@ -19,7 +19,7 @@ __all__ = ["count_columns", "count_stem", "model_3d", "ppiscs_curve", "__version
 
 def __getattr__(name: str):
     if name == "count_columns":
-        from atomcount.analysis.count import count_columns
+        from atomcount.hrtem.analysis.count import count_columns
 
         return count_columns
     if name == "count_stem":
@@ -31,7 +31,7 @@ def __getattr__(name: str):
 
         return model_3d
     if name == "ppiscs_curve":
-        from atomcount.ppiscs.curve import ppiscs_curve
+        from atomcount.stem.ppiscs.curve import ppiscs_curve
 
         return ppiscs_curve
     raise AttributeError(f"module 'atomcount' has no attribute {name!r}")

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 #: sub-command name -> "module:attribute" of a click command or group
 _COMMANDS = {
@@ -28,7 +28,7 @@ _COMMANDS = {
     "movie": ("atomcount.commands.movie:movie", "Count, track and fuse columns through an HRTEM movie."),
     "model3d": ("atomcount.commands.model3d:model3d", "3-D atomic model from column counts."),
     "demo": ("atomcount.commands.demo:demo", "Simulate a particle, count it, write figures."),
-    "ppiscs": ("atomcount.ppiscs.cli:ppiscs", "ADF-STEM cross-sections: library, surrogate, fits."),
+    "ppiscs": ("atomcount.stem.ppiscs.cli:ppiscs", "ADF-STEM cross-sections: library, surrogate, fits."),
     "stem": ("atomcount.stem.cli:stem", "ADF-STEM: count atoms from column cross-sections."),
 }
 

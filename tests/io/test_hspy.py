@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from rsciio.hspy import file_writer
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.io import read_image
 
 

@@ -8,7 +8,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.io import ImageData, check_image, read_image, supported_extensions
 
 from _writers import write_dm, write_emd_ncem, write_emd_velox, write_mrc, write_ser

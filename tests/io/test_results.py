@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.io import results
 from atomcount.io.results import write_columns_csv, write_summary_json
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atomcount.particles import ParticleConfig, random_particle
+from atomcount.core.particles import ParticleConfig, random_particle
 
 
 def _table(zone: str, seed: int) -> tuple[dict, np.ndarray]:

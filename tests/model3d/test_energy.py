@@ -3,8 +3,8 @@ import pytest
 from ase import Atoms
 from ase.calculators.emt import EMT
 
-from atomcount.crystals import get_element
-from atomcount.errors import AtomcountError
+from atomcount.core.crystals import get_element
+from atomcount.core.errors import AtomcountError
 from atomcount.model3d.energy import emt_training_set, fit_emt, potential_for, shell_counts
 
 

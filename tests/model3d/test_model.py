@@ -4,7 +4,7 @@ from ase.io import read
 
 import atomcount
 from atomcount.cli import main
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.io.results import write_columns_csv
 from atomcount.model3d.ensemble import sample_counts
 from atomcount.model3d.export import write_model
@@ -57,7 +57,7 @@ def test_ensemble_probabilities(au100):
 
 
 def test_site_occupancy_sums_to_mean_count(au100):
-    from atomcount.crystals import get_element
+    from atomcount.core.crystals import get_element
     from atomcount.model3d.energy import potential_for
     from atomcount.model3d.ensemble import site_occupancy
     from atomcount.model3d.lattice import build_sites

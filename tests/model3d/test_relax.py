@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from atomcount.crystals import get_element, get_zone_axis
+from atomcount.core.crystals import get_element, get_zone_axis
 from atomcount.model3d.energy import potential_for
 from atomcount.model3d.initial import centred_starts
 from atomcount.model3d.lattice import build_sites

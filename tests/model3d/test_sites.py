@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from atomcount.crystals import get_element
-from atomcount.errors import AtomcountError
+from atomcount.core.crystals import get_element
+from atomcount.core.errors import AtomcountError
 from atomcount.model3d.sites import index_columns, zone_lattice
 
 AU = get_element("Au")

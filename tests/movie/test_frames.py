@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.movie.frames import open_movie
 
 from _movies import synthetic_movie

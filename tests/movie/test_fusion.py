@@ -4,7 +4,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.movie.fusion import forward_backward, fuse_heights, height_transitions, viterbi
 
 # two states, known transitions and emissions (observation likelihoods per step)

@@ -2,7 +2,7 @@
 import numpy as np
 from _movies import synthetic_movie
 
-from atomcount.analysis.count import count_columns, load_counting_model
+from atomcount.hrtem.analysis.count import count_columns, load_counting_model
 
 
 def test_probabilities_are_distributions_that_agree_with_the_classification_heights():

@@ -11,7 +11,7 @@ import pytest
 from _movies import synthetic_movie
 
 from atomcount.cli import main
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.movie.frames import open_movie
 from atomcount.movie.run import MovieSettings, count_movie
 

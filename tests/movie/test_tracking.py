@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.movie.tracking import link_columns
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from _synthetic_stem import lattice_image, match
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.stem.columns import find_columns
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import atomcount
 from _synthetic_stem import lattice_image, match
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.stem import count_stem
 from atomcount.stem.normalise import detector_levels, normalise_image
 from atomcount.stem.reference import read_reference_table, reference_cross_sections
@@ -53,7 +53,7 @@ def test_counts_on_a_simulated_lattice(au_image, method):
 def test_unmixed_voronoi_reads_the_true_cross_sections_of_a_fast_image():
     """Noise-free fast image, true positions: unmixed cells give the columns' PPISCS and exact counts;
     raw cells of the same image are biased by the neighbours' probe tails."""
-    from atomcount.particles import ParticleConfig, random_particle
+    from atomcount.core.particles import ParticleConfig, random_particle
     from atomcount.stem.simulate import simulate_fast
 
     p = random_particle(np.random.default_rng(5), ParticleConfig(n_atoms=(300, 600), zones=("100",), max_tilt_deg=0.0))

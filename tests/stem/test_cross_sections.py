@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from _synthetic_stem import VOLUMES, lattice_image
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.stem.cross_sections import (
     crosstalk_matrix,
     fit_gaussians,
@@ -34,7 +34,7 @@ def test_gaussian_fit_recovers_volumes_width_positions_and_background():
 def test_gaussian_fit_error_matches_poisson_model():
     """Under Poisson noise the volume error is unbiased, with the spread √(σ/D) of counting statistics.
 
-    The PPISCS error model of atomcount.ppiscs.applications.error_probability says a column
+    The PPISCS error model of atomcount.stem.ppiscs.applications.error_probability says a column
     of cross-section σ hit by dose D gives σ̂ with variance σ/D; a least-squares fit that
     also estimates the width and position cannot beat it, and should not be far above.
     """
@@ -126,7 +126,7 @@ PROBE = dict(voltage=300.0, convergence=21.0, source_size=0.5)
 @pytest.fixture(scope="module")
 def fast_110():
     """Noise-free fast image (column cross-sections through the Airy probe) of an Au [110] particle."""
-    from atomcount.particles import ParticleConfig, random_particle
+    from atomcount.core.particles import ParticleConfig, random_particle
     from atomcount.stem.simulate import simulate_fast
 
     p = random_particle(np.random.default_rng(3), ParticleConfig(n_atoms=(300, 600), zones=("110",), max_tilt_deg=0.0))

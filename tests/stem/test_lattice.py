@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atomcount.crystals import get_element
-from atomcount.errors import AtomcountError
+from atomcount.core.crystals import get_element
+from atomcount.core.errors import AtomcountError
 from atomcount.stem.lattice import LatticeCheck, first_shell, first_shell_spacing, lattice_check, lattice_fraction
 
 

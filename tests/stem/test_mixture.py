@@ -6,9 +6,9 @@ import pytest
 from scipy.stats import norm
 
 from _synthetic_stem import VOLUMES
-from atomcount.errors import AtomcountError
-from atomcount.ppiscs.applications.error_probability import gaussian_error_probability
+from atomcount.core.errors import AtomcountError
 from atomcount.stem.mixture import assign_library, fit_library_mixture, fit_mixture
+from atomcount.stem.ppiscs.applications.error_probability import gaussian_error_probability
 
 
 def _sample(counts, sd, seed=0):

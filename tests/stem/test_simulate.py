@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from scipy.special import j1
 
-from atomcount.errors import AtomcountError
-from atomcount.microscope import wavelength
-from atomcount.particles import ParticleConfig, random_particle
-from atomcount.ppiscs.curve import ppiscs_curve
+from atomcount.core.errors import AtomcountError
+from atomcount.core.particles import ParticleConfig, random_particle
+from atomcount.core.units import wavelength
+from atomcount.stem.ppiscs.curve import ppiscs_curve
 from atomcount.stem.simulate import add_dose, incoherent_image, probe_transfer, simulate_exact, simulate_fast
 
 SETTINGS = dict(voltage=300.0, convergence=21.0, inner=46.0, outer=190.0, rmsd=0.085)
@@ -130,8 +130,8 @@ def test_exact_image_of_a_short_column_integrates_to_the_library_ppiscs(n):
     """
     from ase import Atoms
 
-    from atomcount.columns import ColumnTable
-    from atomcount.particles import Particle
+    from atomcount.core.columns import ColumnTable
+    from atomcount.core.particles import Particle
 
     a = 4.078
     atoms = Atoms(f"Au{n}", positions=[(4.0, 4.0, 1.0 + a * k) for k in range(n)], cell=(8.0, 8.0, a * n + 2.0))

@@ -23,8 +23,8 @@ def _time_frame(model_path: str | None, repeats: int, device: str,
     """Median seconds of ``count_columns`` on a 512×512 frame and of the forward pass alone."""
     import torch
 
-    from atomcount.analysis.count import count_columns, load_counting_model
-    from atomcount.analysis.predict import predict_maps
+    from atomcount.hrtem.analysis.count import count_columns, load_counting_model
+    from atomcount.hrtem.analysis.predict import predict_maps
 
     frame = np.random.default_rng(0).normal(size=(512, 512)).astype(np.float32)
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
@@ -52,7 +52,7 @@ def _inference_time(model_path: str | None, repeats: int) -> dict:
     """
     import torch
 
-    from atomcount.analysis.predict import native_bfloat16
+    from atomcount.hrtem.analysis.predict import native_bfloat16
 
     out = {}
     for precision in ("float32", "bfloat16") if native_bfloat16() else ("float32",):
@@ -81,11 +81,11 @@ least-squares read-out); the forward pass is the network alone (batch 1, float32
 
 def _whole_frames(model_path: str | None, n: int) -> dict:
     """Count particles placed anywhere in 128 Å (512×512 px at 0.25 Å/px) frames, both heads."""
-    from atomcount.analysis.count import count_columns
-    from atomcount.evaluation.metrics import HeightScores
-    from atomcount.hrtem import exit_wave, render_image
-    from atomcount.microscope import ImagingRanges
-    from atomcount.particles import ParticleConfig, random_particle
+    from atomcount.core.particles import ParticleConfig, random_particle
+    from atomcount.hrtem.analysis.count import count_columns
+    from atomcount.hrtem.evaluation.metrics import HeightScores
+    from atomcount.hrtem.imaging import exit_wave, render_image
+    from atomcount.hrtem.microscope import ImagingRanges
 
     scores = {h: HeightScores() for h in ("regression", "classification")}
     ranges = ImagingRanges(sampling=(0.25, 0.25))
@@ -119,16 +119,16 @@ def main() -> None:
     if a.timing_only:
         _cpu_section(a.model, "python -m atomcount.bench.hrtem_accuracy --timing-only")
         return
-    from atomcount.analysis.count import load_counting_model
-    from atomcount.evaluation.report import accuracy_report, sensitivity_grid
-    from atomcount.training.stream import load_entries
+    from atomcount.hrtem.analysis.count import load_counting_model
+    from atomcount.hrtem.evaluation.report import accuracy_report, sensitivity_grid
+    from atomcount.hrtem.training.stream import load_entries
 
     import torch
 
     torch.set_num_threads(1)  # accuracy runs; the timing part sets its own thread counts
     model, _ = load_counting_model(a.model)
     if not Path(a.data).exists():
-        from atomcount.dataset import DatasetSpec, generate
+        from atomcount.hrtem.dataset import DatasetSpec, generate
 
         print(f"{a.data} missing: simulating the held-out set (250 particles, seed 2, as `make weights`)")
         generate(a.data, DatasetSpec(n_particles=250, seed=2))

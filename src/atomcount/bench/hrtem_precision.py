@@ -18,7 +18,7 @@ PRECISIONS = ("float32", "bfloat16")
 
 def precision_markdown(records: dict) -> str:
     """Table of scores per precision, head and decade, and the share of columns read differently."""
-    from atomcount.evaluation.wholeframe import scores
+    from atomcount.hrtem.evaluation.wholeframe import scores
 
     lines = ["| head | dose (e⁻/Å²) | " + " | ".join(f"{p} exact / ±1 / precision / recall" for p in PRECISIONS) + " |",
              "|---|---|" + "---|" * len(PRECISIONS)]
@@ -47,9 +47,9 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="model file (the shipped one by default)")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     a = ap.parse_args()
-    from atomcount.analysis.predict import native_bfloat16
     from atomcount.bench.hrtem_wholeframe import WHOLEFRAME_INTRO, run
     from atomcount.bench.report import write_section
+    from atomcount.hrtem.analysis.predict import native_bfloat16
 
     records = {p: run(a.model, threads=a.threads, precision=p) for p in PRECISIONS}
     model = a.model or "the shipped model (src/atomcount/models/fcn_au_300kv.pt)"

@@ -17,9 +17,9 @@ from atomcount.bench.report import write_section
 
 
 def _render_rate(entries, n: int) -> float:
-    from atomcount.labels import class_maps, height_map
-    from atomcount.hrtem import render_image
-    from atomcount.microscope import ImagingRanges
+    from atomcount.hrtem.imaging import render_image
+    from atomcount.hrtem.labels import class_maps, height_map
+    from atomcount.hrtem.microscope import ImagingRanges
 
     rng = np.random.default_rng(0)
     ranges = ImagingRanges(sampling=(0.25, 0.25))  # 256² images of the 64 Å field
@@ -34,9 +34,9 @@ def _render_rate(entries, n: int) -> float:
 
 
 def _sampling_accuracy(samplings: list[float], reference: float, n_particles: int) -> dict:
-    from atomcount.hrtem import exit_wave, wave_intensity
-    from atomcount.microscope import ImagingParameters
-    from atomcount.particles import ParticleConfig, random_particle
+    from atomcount.core.particles import ParticleConfig, random_particle
+    from atomcount.hrtem.imaging import exit_wave, wave_intensity
+    from atomcount.hrtem.microscope import ImagingParameters
 
     corr = {s: [] for s in samplings}
     times = {s: [] for s in samplings + [reference]}
@@ -60,8 +60,8 @@ def main() -> None:
     ap.add_argument("--particles", type=int, default=16, help="exit waves for the throughput measurement")
     ap.add_argument("--images", type=int, default=300)
     a = ap.parse_args()
-    from atomcount.dataset import DatasetSpec, generate
-    from atomcount.training.stream import load_entries
+    from atomcount.hrtem.dataset import DatasetSpec, generate
+    from atomcount.hrtem.training.stream import load_entries
 
     root = tempfile.mkdtemp(prefix="atomcount_bench_")
     try:

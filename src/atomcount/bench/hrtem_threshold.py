@@ -3,7 +3,7 @@
 A column is a peak of the foreground probability 1 − P(background) above a threshold
 (0.3 so far, never tuned). Lower finds more faint columns (recall) and more phantoms
 (precision). The sweep runs on the calibration frames (whole frames of the training family,
-:data:`atomcount.evaluation.wholeframe.CALIBRATION_SET`, never part of the trust set); the
+:data:`atomcount.hrtem.evaluation.wholeframe.CALIBRATION_SET`, never part of the trust set); the
 threshold that maximises the worst of precision and recall over the dose decades there is
 then measured once on the trust set. Writes the ``hrtem-threshold`` section of BENCHMARKS.md.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from atomcount.analysis.readout import DETECTION_THRESHOLD
+from atomcount.hrtem.analysis.readout import DETECTION_THRESHOLD
 
 
 def decade_table(records, decades: list[str]) -> dict:
     """{decade: (precision, recall, exact)} of the classification head, plus ``"all"``."""
-    from atomcount.evaluation.wholeframe import scores
+    from atomcount.hrtem.evaluation.wholeframe import scores
 
     out = {}
     for d in [*decades, "all"]:
@@ -33,7 +33,7 @@ def main() -> None:
     a = ap.parse_args()
     from atomcount.bench.hrtem_wholeframe import run
     from atomcount.bench.report import write_section
-    from atomcount.evaluation.wholeframe import CALIBRATION_SET, DOSE_DECADES, decade_name
+    from atomcount.hrtem.evaluation.wholeframe import CALIBRATION_SET, DOSE_DECADES, decade_name
 
     decades = [decade_name(d) for d in DOSE_DECADES]
     thresholds = [float(t) for t in a.thresholds.split(",")]

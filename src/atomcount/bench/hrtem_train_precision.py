@@ -50,7 +50,7 @@ def run_arm(precision: str, steps: int, source: Path, work: Path, *, ema_decay: 
     weight average with that decay. With ``reuse`` an arm already trained that far is not
     trained again.
     """
-    from atomcount.training.chunks import export_weights, run_chunk
+    from atomcount.hrtem.training.chunks import export_weights, run_chunk
 
     d = work / precision
     first, before = _step_and_cpu_seconds(source)
@@ -75,7 +75,7 @@ def mean_weights(paths: list[str], target: Path) -> str:
     """Model file whose every floating weight and statistic is the mean over the model files ``paths``."""
     import torch
 
-    from atomcount.nn.checkpoint import load_model, save_model
+    from atomcount.hrtem.nn.checkpoint import load_model, save_model
 
     models = [load_model(p)[0] for p in paths]
     states = [m.state_dict() for m in models]
@@ -89,7 +89,7 @@ def mean_weights(paths: list[str], target: Path) -> str:
 def evaluate(model: str, work: Path, name: str, threads: int, reuse: bool) -> dict:
     """Trust-set exact and ±1 of a model file, cached in ``work/eval_<name>.json``."""
     from atomcount.bench.hrtem_wholeframe import run
-    from atomcount.evaluation.wholeframe import scores
+    from atomcount.hrtem.evaluation.wholeframe import scores
 
     cache = work / f"eval_{name}.json"
     if reuse and cache.exists():
@@ -119,9 +119,9 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true",
                     help="keep the snapshot, the arms already trained and the evaluations already made in --work")
     a = ap.parse_args()
-    from atomcount.analysis.predict import native_bfloat16
     from atomcount.bench.report import write_section
-    from atomcount.training.chunks import export_weights
+    from atomcount.hrtem.analysis.predict import native_bfloat16
+    from atomcount.hrtem.training.chunks import export_weights
 
     if not native_bfloat16():
         # measured on an AVX2-only EPYC: 38 s per bfloat16 step against 1.0 s in float32

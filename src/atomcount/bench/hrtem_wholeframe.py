@@ -1,6 +1,6 @@
 """HRTEM accuracy on whole frames of never-trained particle families: ``python -m atomcount.bench.hrtem_wholeframe``.
 
-The evaluation every HRTEM accuracy claim is made on (:mod:`atomcount.evaluation.wholeframe`):
+The evaluation every HRTEM accuracy claim is made on (:mod:`atomcount.hrtem.evaluation.wholeframe`):
 simulates its two data sets when missing (resumable), images every particle in every dose
 decade with both detector models, and writes the ``hrtem-wholeframe`` section of
 BENCHMARKS.md (targets: precision and recall ≥ 0.98 in every decade, exact ≥ 95 %,
@@ -24,9 +24,9 @@ WHOLEFRAME_INTRO = (
 
 def ensure_wholeframe_sets(workers: int = 2, sets: tuple | None = None) -> list[str]:
     """Simulate the whole-frame data sets (default: the trust sets) that are missing or incomplete; return their folders."""
-    from atomcount.dataset import DatasetSpec, generate, missing_entries
-    from atomcount.evaluation.wholeframe import FIELD_OF_VIEW, WHOLEFRAME_SETS
-    from atomcount.particles import ParticleConfig
+    from atomcount.core.particles import ParticleConfig
+    from atomcount.hrtem.dataset import DatasetSpec, generate, missing_entries
+    from atomcount.hrtem.evaluation.wholeframe import FIELD_OF_VIEW, WHOLEFRAME_SETS
 
     roots = []
     for root, n, seed, family in WHOLEFRAME_SETS if sets is None else sets:
@@ -44,14 +44,14 @@ def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress:
     """Evaluate a model (the shipped one by default) on the whole-frame set; returns the records.
 
     ``defocus`` (C10 range, Å), ``detectors``, ``precision`` and ``threshold`` replace the
-    defaults of :func:`atomcount.evaluation.wholeframe.evaluate_wholeframes`; ``sets`` the
+    defaults of :func:`atomcount.hrtem.evaluation.wholeframe.evaluate_wholeframes`; ``sets`` the
     data sets (default: the trust sets).
     """
     import torch
 
-    from atomcount.analysis.count import load_counting_model
-    from atomcount.evaluation.wholeframe import evaluate_wholeframes
-    from atomcount.training.stream import load_entries
+    from atomcount.hrtem.analysis.count import load_counting_model
+    from atomcount.hrtem.evaluation.wholeframe import evaluate_wholeframes
+    from atomcount.hrtem.training.stream import load_entries
 
     roots = ensure_wholeframe_sets(workers, sets)
     torch.set_num_threads(threads)
@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--skip-overfocus", action="store_true", help="skip the overfocus pass (C10 +150…+250 Å)")
     a = ap.parse_args()
     from atomcount.bench.report import write_section
-    from atomcount.evaluation.wholeframe import focus_markdown, scores, wholeframe_markdown
+    from atomcount.hrtem.evaluation.wholeframe import focus_markdown, scores, wholeframe_markdown
 
     records = run(a.model, workers=a.workers, threads=a.threads)
     body = wholeframe_markdown(records)

@@ -1,6 +1,6 @@
 """3-D models from column counts: ``python -m atomcount.bench.model3d``.
 
-Known particles of two families — random Wulff particles (:mod:`atomcount.particles`,
+Known particles of two families — random Wulff particles (:mod:`atomcount.core.particles`,
 with their adatoms and vacancies) and ASE truncated octahedra / cuboctahedra — along
 [100] and [110], each also cut flat by a support plane perpendicular to the beam. For
 each, models are built from the true counts (centred, centred + relaxed, support
@@ -30,7 +30,7 @@ def _table(columns) -> dict:
 
 
 def _columns(positions: np.ndarray):
-    from atomcount.columns import cluster_columns, column_table
+    from atomcount.core.columns import cluster_columns, column_table
 
     return column_table(positions[:, :2], cluster_columns(positions, (0, 0, 1), tolerance=0.5))
 
@@ -43,7 +43,7 @@ def _support_cut(positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def wulff_particle(zone: str, rng: np.random.Generator) -> np.ndarray:
     """Atom positions (Å, beam along z) of a random Wulff particle, untilted."""
-    from atomcount.particles import ParticleConfig, random_particle
+    from atomcount.core.particles import ParticleConfig, random_particle
 
     cfg = ParticleConfig(zones=(zone,), n_atoms=(300, 2500), max_tilt_deg=0.0, truncation_probability=0.0,
                          max_height=40, field_of_view=80.0)
@@ -54,8 +54,8 @@ def octahedron_particle(zone: str, rng: np.random.Generator) -> np.ndarray:
     """Truncated octahedron or cuboctahedron (ASE), zone along z, random in-plane rotation."""
     from ase.cluster import Octahedron
 
-    from atomcount.columns import projection_basis
-    from atomcount.crystals import get_zone_axis
+    from atomcount.core.columns import projection_basis
+    from atomcount.core.crystals import get_zone_axis
 
     length = int(rng.integers(7, 14))
     cutoff = int(rng.integers(1, (length - 1) // 2 + 1))
@@ -158,14 +158,14 @@ def _timing(seed: int) -> dict:
 
 def _hrtem(n: int, seed: int, figures: Path) -> tuple[list[dict], str]:
     """Models from counts the shipped network predicts on simulated images."""
-    from atomcount.analysis.count import count_columns
-    from atomcount.hrtem import exit_wave, render_image
-    from atomcount.microscope import ImagingParameters
+    from atomcount.core.errors import AtomcountError
+    from atomcount.core.particles import Particle, ParticleConfig, random_particle
+    from atomcount.hrtem.analysis.count import count_columns
+    from atomcount.hrtem.imaging import exit_wave, render_image
+    from atomcount.hrtem.microscope import ImagingParameters
     from atomcount.model3d import model_3d
     from atomcount.model3d.figures import model_figure
     from atomcount.model3d.validation import site_recovery
-    from atomcount.particles import Particle, ParticleConfig, random_particle
-    from atomcount.errors import AtomcountError
 
     params = ImagingParameters(defocus=-200.0, dose=1e4, focal_spread=30.0, sampling=0.25)
     cfg = ParticleConfig(n_atoms=(300, 2000), max_tilt_deg=0.0, truncation_probability=0.0)

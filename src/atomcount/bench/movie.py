@@ -33,8 +33,8 @@ DRIFT_STEP = 0.2  # Å per frame (standard deviation per axis)
 
 def _hopped(particle, rng):
     """A copy of ``particle`` with the top atom of one column moved onto the top of another."""
-    from atomcount.columns import cluster_columns, column_table
-    from atomcount.particles import Particle
+    from atomcount.core.columns import cluster_columns, column_table
+    from atomcount.core.particles import Particle
 
     pos = particle.atoms.positions.copy()
     labels = cluster_columns(pos, (0, 0, 1), tolerance=0.5)
@@ -54,8 +54,8 @@ def _frames(waves, states, dose, rng):
     """Frames (x along axis 1) of the exit waves ``waves[states[k]]`` with drift; and the drift (Å)."""
     from scipy import ndimage
 
-    from atomcount.hrtem import detect, normalize, wave_intensity
-    from atomcount.microscope import ImagingParameters
+    from atomcount.hrtem.imaging import detect, normalize, wave_intensity
+    from atomcount.hrtem.microscope import ImagingParameters
 
     params = ImagingParameters(defocus=-200.0, cs=0.0, focal_spread=30.0, dose=dose, sampling=0.25)
     drift = np.cumsum(rng.normal(0, DRIFT_STEP, size=(len(states), 2)), axis=0)
@@ -70,7 +70,7 @@ def _frames(waves, states, dose, rng):
 
 def _score(tracks, truths, states):
     """Exact counts (single, fused) and hop detection of one movie."""
-    from atomcount.evaluation.metrics import match_columns
+    from atomcount.hrtem.evaluation.metrics import match_columns
 
     n_frames = len(states)
     exact = {"single": 0, "fused": 0}
@@ -111,7 +111,7 @@ def _score(tracks, truths, states):
 
 def _block_exact(out: Path, truth) -> int:
     """Exact columns of the first block's drift-aligned mean (``--average``), counted once."""
-    from atomcount.evaluation.metrics import match_columns
+    from atomcount.hrtem.evaluation.metrics import match_columns
 
     cols = np.genfromtxt(out / "movie" / "average" / "00000" / "columns.csv", delimiter=",", names=True)
     p, t = match_columns(np.stack([cols["x_A"], cols["y_A"]], axis=1).reshape(-1, 2), truth.xy, 1.0)
@@ -120,10 +120,10 @@ def _block_exact(out: Path, truth) -> int:
 
 def accuracy(n_particles: int, n_frames: int, seed: int) -> tuple[str, dict]:
     """Run the simulated movies; return a markdown table and the numbers."""
-    from atomcount.hrtem import exit_wave
+    from atomcount.core.particles import ParticleConfig, random_particle
+    from atomcount.hrtem.imaging import exit_wave
     from atomcount.movie.frames import open_movie
     from atomcount.movie.run import MovieSettings, count_movie
-    from atomcount.particles import ParticleConfig, random_particle
 
     rng = np.random.default_rng(seed)
     cfg = ParticleConfig(zones=("110",), n_atoms=(400, 1200), max_tilt_deg=0.0, adatom_fraction=(0.0, 0.0),
@@ -178,12 +178,12 @@ def speed(n_frames: int, seed: int) -> tuple[float, float]:
     """(pipeline frames/s, count_columns frames/s) on 512×512 frames, 2 CPU threads."""
     import torch
 
-    from atomcount.analysis.count import count_columns
-    from atomcount.hrtem import exit_wave, render_image
-    from atomcount.microscope import ImagingParameters
+    from atomcount.core.particles import ParticleConfig, random_particle
+    from atomcount.hrtem.analysis.count import count_columns
+    from atomcount.hrtem.imaging import exit_wave, render_image
+    from atomcount.hrtem.microscope import ImagingParameters
     from atomcount.movie.frames import open_movie
     from atomcount.movie.run import MovieSettings, count_movie
-    from atomcount.particles import ParticleConfig, random_particle
 
     torch.set_num_threads(2)
     rng = np.random.default_rng(seed)
@@ -209,10 +209,10 @@ def figure(folder: Path, seed: int, n_frames: int = 12) -> Path:
     """The README figure: a hopping particle at 1e3 e⁻/Å² per frame, tracked and fused."""
     import shutil
 
-    from atomcount.hrtem import exit_wave
+    from atomcount.core.particles import ParticleConfig, random_particle
+    from atomcount.hrtem.imaging import exit_wave
     from atomcount.movie.frames import open_movie
     from atomcount.movie.run import MovieSettings, count_movie
-    from atomcount.particles import ParticleConfig, random_particle
 
     rng = np.random.default_rng(seed)
     cfg = ParticleConfig(zones=("110",), n_atoms=(400, 1200), max_tilt_deg=0.0, field_of_view=64.0)

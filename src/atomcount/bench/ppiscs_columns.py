@@ -9,7 +9,7 @@ Each element is simulated in one projected cell ([100], rmsd 0.085 Å, tilts up 
 hard antialiasing cutoff) with one frozen-phonon configuration that every run shares, so the
 differences between runs are those of the numerical settings alone: the library's scheme (each
 atom whole in the slice of its plane) at the library's sampling and at 0.01 Å, and slices of
-0.05, 0.025 and 0.0125 Å cut in Fourier space (:mod:`atomcount.ppiscs.column_slicing`), with
+0.05, 0.025 and 0.0125 Å cut in Fourier space (:mod:`atomcount.stem.ppiscs.column_slicing`), with
 0.025 Å slices also at 0.007 Å sampling to check the reference's sampling.
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ from tqdm import tqdm
 
 from atomcount.bench.ppiscs_library import CACHE, _cached
 from atomcount.bench.report import write_section
-from atomcount.ppiscs.column_slicing import simulate_sliced
-from atomcount.ppiscs.simulation import Entry, SimulationSettings
-from atomcount.ppiscs.validation import result_ppiscs
+from atomcount.stem.ppiscs.column_slicing import simulate_sliced
+from atomcount.stem.ppiscs.simulation import Entry, SimulationSettings
+from atomcount.stem.ppiscs.validation import result_ppiscs
 
 COMMAND = "python -m atomcount.bench.ppiscs_columns"
 

@@ -15,8 +15,8 @@ from typing import Callable
 import numpy as np
 
 from atomcount.bench.report import write_section
-from atomcount.ppiscs.simulation import Entry, SimulationSettings, default_threads
-from atomcount.ppiscs.validation import (
+from atomcount.stem.ppiscs.simulation import Entry, SimulationSettings, default_threads
+from atomcount.stem.ppiscs.validation import (
     DETECTORS,
     SLICING_DETECTORS,
     SLICINGS,
@@ -110,7 +110,7 @@ def tilt_study(threads: int) -> list[dict]:
 
 def _phonon_noise(settings: SimulationSettings, threads: int) -> dict:
     """Spread of the chosen settings over independent phonon seeds (3 runs)."""
-    from atomcount.ppiscs.simulation import simulate_entry
+    from atomcount.stem.ppiscs.simulation import simulate_entry
 
     runs = [simulate_entry(STUDY_ENTRY, settings, threads=threads, phonon_seed=STUDY_ENTRY.seed + k) for k in range(3)]
     out = {}
@@ -190,7 +190,7 @@ def _error_budget(studies: dict) -> str:
 
 
 def single_atom_section(library: str | None) -> None:
-    from atomcount.ppiscs.library import list_entries, read_entry
+    from atomcount.stem.ppiscs.library import list_entries, read_entry
 
     def compute():
         rows = []
@@ -208,7 +208,7 @@ def single_atom_section(library: str | None) -> None:
             })
         for el in ("Al", "Cu", "Ag", "Au"):
             if el not in seen:
-                from atomcount.crystals import get_element
+                from atomcount.core.crystals import get_element
 
                 rows.append({"element": el, "Z": get_element(el).Z, "zone": "", "library": None,
                              "born": born_cross_section(el, 300.0, 60.0, 200.0),
@@ -238,8 +238,8 @@ crystal (the second plane of the first atom layer, interference between the atom
 
 
 def trends_and_timing_section(library: str | None) -> None:
-    from atomcount.ppiscs.library import list_entries, read_entry
-    from atomcount.ppiscs.simulation import MAX_ATOMS
+    from atomcount.stem.ppiscs.library import list_entries, read_entry
+    from atomcount.stem.ppiscs.simulation import MAX_ATOMS
 
     entries = list_entries(library)
     lines = []
@@ -300,7 +300,7 @@ integrated through one cumulative sum)."""
 
 def timing_study(threads: int) -> dict:
     """Wall and CPU time of one full library entry, Au [100] at 300 kV, library settings."""
-    from atomcount.ppiscs.simulation import simulate_entry
+    from atomcount.stem.ppiscs.simulation import simulate_entry
 
     def compute():
         r = simulate_entry(STUDY_ENTRY, SimulationSettings(), threads=threads)
@@ -311,7 +311,7 @@ def timing_study(threads: int) -> dict:
 
 
 def rmsd_section(threads: int) -> None:
-    from atomcount.ppiscs.simulation import simulate_entry
+    from atomcount.stem.ppiscs.simulation import simulate_entry
 
     rmsds = [0.075, 0.0875, 0.09375, 0.1, 0.1125, 0.125, 0.13125, 0.1375, 0.15]
     settings = SimulationSettings(max_atoms=STUDY_ATOMS, tilt_spacing=10.0, shared_phonons=True, num_configs=4)
@@ -363,7 +363,7 @@ def figures(library: str | None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from atomcount.ppiscs.library import list_entries, read_entry
+    from atomcount.stem.ppiscs.library import list_entries, read_entry
 
     entries = list_entries(library)
     if not entries:
@@ -477,7 +477,7 @@ three-dimensional effect of propagation inside a strongly scattering core that o
 leaves out. It has the sign and size of the library's deviation from Multem-based values
 (−8…−10 % for 80–220 mrad detectors).
 
-Slices computed in Fourier space (`atomcount.ppiscs.sliced_potential`: each slice's share of the exact
+Slices computed in Fourier space (`atomcount.stem.ppiscs.sliced_potential`: each slice's share of the exact
 infinite projection, from the k_z transform of the scattering factor), change against the same one-slice
 value:
 

@@ -24,8 +24,8 @@ CMD = "python -m atomcount.bench.ppiscs_surrogate"
 
 
 def _accuracy(weights_list: list[str | None]) -> str:
-    from atomcount.ppiscs.surrogate import load
-    from atomcount.ppiscs.surrogate.evaluate import additivity_error, errors, make_test_set
+    from atomcount.stem.ppiscs.surrogate import load
+    from atomcount.stem.ppiscs.surrogate.evaluate import additivity_error, errors, make_test_set
 
     test = make_test_set()
     rows = ["| network | trained on | test | curves | mean L1n | 99th pct | max | additivity error |",
@@ -68,7 +68,7 @@ def _accuracy(weights_list: list[str | None]) -> str:
 
 
 def _speed(weights: str | None) -> str:
-    from atomcount.ppiscs.surrogate import load, predict, predict_batch
+    from atomcount.stem.ppiscs.surrogate import load, predict, predict_batch
 
     model = load(weights)
     rng = np.random.default_rng(0)
@@ -101,8 +101,8 @@ def _timed(fn) -> float:
 
 
 def _applications(weights: str | None) -> str:
-    from atomcount.ppiscs.applications.fit import SYNTHETIC_CASE, synthetic_fit
-    from atomcount.ppiscs.applications.uncertainty import monte_carlo
+    from atomcount.stem.ppiscs.applications.fit import SYNTHETIC_CASE, synthetic_fit
+    from atomcount.stem.ppiscs.applications.uncertainty import monte_carlo
 
     r, _ = synthetic_fit(weights)
     times = [synthetic_fit(weights)[0].seconds for _ in range(3)]

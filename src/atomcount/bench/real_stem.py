@@ -311,7 +311,7 @@ def lattice_rows(runs: list[Run]) -> list[dict]:
 
 def negative_control() -> str:
     """What ``count_stem`` says on the real HAADF image without a resolved lattice."""
-    from atomcount.errors import AtomcountError
+    from atomcount.core.errors import AtomcountError
 
     img, ps, _ = load_real("haadf_dm3_no_lattice")
     try:

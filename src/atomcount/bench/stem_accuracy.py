@@ -8,7 +8,7 @@ Writes the ``stem-accuracy`` section of BENCHMARKS.md and two figures:
    column positions; the same by thickness bin. Target: ≥ 99 % exact at ≥ 1e5 e⁻/Å².
 2. Closure: the miscount rate of the library route (Voronoi, true positions) against the
    probability of error the application predicts for the same settings
-   (:func:`atomcount.ppiscs.applications.error_probability.counting_error_probability`,
+   (:func:`atomcount.stem.ppiscs.applications.error_probability.counting_error_probability`,
    Poisson variance σ_n/D, hypotheses 1…K equally likely) and against the same σ model
    weighted by the heights present with the counter's nearest-value rule; with the measured
    spread and the noise-free bias of the cross-sections that explain any difference; and
@@ -33,7 +33,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from atomcount.bench.report import write_section
-from atomcount.particles import Particle, ParticleConfig, random_particle
+from atomcount.core.particles import Particle, ParticleConfig, random_particle
 from atomcount.stem.simulate import DEFAULT_SETTINGS, StemImage, add_dose, simulate_exact, simulate_fast
 
 DOSES = (1e3, 1e4, 1e5, 1e6)
@@ -119,9 +119,9 @@ def _crosstalk_matrices(images: list[StemImage]) -> list[np.ndarray]:
 
 def closure(particles: dict, doses, seeds: int, seed: int) -> list[dict]:
     """Measured vs predicted miscount rate, library route, Voronoi cross-sections, true positions."""
-    from atomcount.ppiscs.applications.error_probability import counting_error_probability
-    from atomcount.ppiscs.curve import ppiscs_curve
     from atomcount.stem.cross_sections import unmixed_standard_error
+    from atomcount.stem.ppiscs.applications.error_probability import counting_error_probability
+    from atomcount.stem.ppiscs.curve import ppiscs_curve
 
     out = []
     for zone, plist in particles.items():
@@ -264,7 +264,7 @@ def _exact_tables(res: dict) -> str:
     lines = ["| zone | columns | heights | Σ image / Σ library | Voronoi exact / library: median, range | "
              "unmixed exact / library: median, range | exact − fast Voronoi, in units of the 1-atom step: rms, max |",
              "|---|---:|---|---:|---|---|---|"]
-    from atomcount.ppiscs.curve import ppiscs_curve
+    from atomcount.stem.ppiscs.curve import ppiscs_curve
 
     for zone in ZONES:
         sel = [x for x in res["xs"] if x["zone"] == zone]

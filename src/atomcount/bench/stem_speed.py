@@ -24,8 +24,8 @@ DOSE = 1e5  # e⁻/Å²
 
 def lattice(n_columns: int, max_count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image (units of the beam), true positions (row, col) px and counts."""
-    from atomcount.ppiscs.curve import ppiscs_curve
     from atomcount.stem.cross_sections import gaussian_image
+    from atomcount.stem.ppiscs.curve import ppiscs_curve
 
     rng = np.random.default_rng(seed)
     lib = ppiscs_curve(AU["element"], AU["zone"], AU["voltage"], AU["convergence"], AU["inner"], AU["outer"], AU["rmsd"])
@@ -50,12 +50,12 @@ def _exact(result, truth: np.ndarray, counts: np.ndarray) -> tuple[float, int]:
 
 def run_case(n_columns: int, max_count: int, seed: int) -> dict:
     """Time the stages and the whole of count_stem on one synthetic image."""
-    from atomcount.ppiscs.applications.error_probability import counting_error_probability
-    from atomcount.ppiscs.curve import ppiscs_curve
     from atomcount.stem import count_stem
     from atomcount.stem.columns import find_columns
     from atomcount.stem.cross_sections import fit_gaussians
     from atomcount.stem.mixture import fit_mixture
+    from atomcount.stem.ppiscs.applications.error_probability import counting_error_probability
+    from atomcount.stem.ppiscs.curve import ppiscs_curve
 
     image, truth, counts = lattice(n_columns, max_count, seed)
     clocks = [(time.perf_counter(), time.process_time())]

@@ -33,8 +33,8 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, precisio
     import numpy as np
     from tqdm.auto import tqdm
 
-    from atomcount.analysis.count import LOW_CONFIDENCE, count_columns
-    from atomcount.figures import columns_3d, overlay
+    from atomcount.core.figures import columns_3d, overlay
+    from atomcount.hrtem.analysis.count import LOW_CONFIDENCE, count_columns
     from atomcount.io import read_frames
     from atomcount.io.results import write_columns_csv, write_summary_json
     from atomcount.stem.lattice import lattice_check

@@ -16,7 +16,7 @@ def dataset() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(path: str, as_json: bool) -> None:
     """Summarise the data set in PATH: entries, zones, sizes, height histogram."""
-    from atomcount.dataset import summarize
+    from atomcount.hrtem.dataset import summarize
 
     s = summarize(path)
     if as_json:

@@ -16,13 +16,13 @@ import numpy as np
 @click.option("--defocus", type=float, default=-200.0, show_default=True, help="C10 in Å (negative = underfocus)")
 def demo(out, seed, zone, dose, defocus) -> None:
     """End to end on built-in defaults: particle → exit wave → image → counts → figures."""
-    from atomcount.analysis.count import DEFAULT_MODEL, count_columns
-    from atomcount.evaluation.metrics import HeightScores
-    from atomcount.figures import columns_3d, image_panel, overlay, particle_view
-    from atomcount.hrtem import exit_wave, render_image
-    from atomcount.labels import height_map
-    from atomcount.microscope import ImagingParameters
-    from atomcount.particles import ParticleConfig, random_particle
+    from atomcount.core.figures import columns_3d, image_panel, overlay, particle_view
+    from atomcount.core.particles import ParticleConfig, random_particle
+    from atomcount.hrtem.analysis.count import DEFAULT_MODEL, count_columns
+    from atomcount.hrtem.evaluation.metrics import HeightScores
+    from atomcount.hrtem.imaging import exit_wave, render_image
+    from atomcount.hrtem.labels import height_map
+    from atomcount.hrtem.microscope import ImagingParameters
 
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)

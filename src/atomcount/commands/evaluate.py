@@ -26,9 +26,9 @@ def evaluate() -> None:
               help="Drop groups of fewer columns linked within 3.2 Å; 0 keeps every peak.")
 def accuracy(model_path, data, images, seed, json_out, min_cluster) -> None:
     """Exact and ±1 accuracy, precision, recall and confusion of both heads."""
-    from atomcount.analysis.count import load_counting_model
-    from atomcount.evaluation.report import accuracy_report
-    from atomcount.training.stream import load_entries
+    from atomcount.hrtem.analysis.count import load_counting_model
+    from atomcount.hrtem.evaluation.report import accuracy_report
+    from atomcount.hrtem.training.stream import load_entries
 
     model, _ = load_counting_model(model_path)
     scores = accuracy_report(model, load_entries([data]), images, seed=seed, min_cluster=min_cluster)
@@ -50,9 +50,9 @@ def accuracy(model_path, data, images, seed, json_out, min_cluster) -> None:
 @click.option("--dose", default="1e2,1e3,1e4,1e5,1e6", show_default=True, help="Doses (e-/Å^2).")
 def sensitivity(model_path, data, images_per_cell, defocus, dose) -> None:
     """Accuracy on a defocus × dose grid, other parameters from Table 1."""
-    from atomcount.analysis.count import load_counting_model
-    from atomcount.evaluation.report import sensitivity_grid
-    from atomcount.training.stream import load_entries
+    from atomcount.hrtem.analysis.count import load_counting_model
+    from atomcount.hrtem.evaluation.report import sensitivity_grid
+    from atomcount.hrtem.training.stream import load_entries
 
     model, _ = load_counting_model(model_path)
     dfs = [float(v) for v in defocus.split(",")]
@@ -84,9 +84,9 @@ def forward_cv_cmd(data, out, steps, width, crop, images, seed, reference, batch
                    benchmarks) -> None:
     """Five folds sorted by mean column height; train on folds 1..k, test on k+1 (paper Table 2)."""
     from atomcount.bench.report import write_section
-    from atomcount.evaluation.forward_cv import forward_cv, forward_cv_markdown
-    from atomcount.training.loop import TrainConfig
-    from atomcount.training.stream import load_entries
+    from atomcount.hrtem.evaluation.forward_cv import forward_cv, forward_cv_markdown
+    from atomcount.hrtem.training.loop import TrainConfig
+    from atomcount.hrtem.training.stream import load_entries
 
     cfg = TrainConfig(steps=steps, width=width, crop=crop, seed=seed, batch=batch, device=device, workers=workers,
                       threads=threads)

@@ -45,7 +45,7 @@ def movie(movie, pixel_size, frame_time, out, head, model_path, device, precisio
     atoms_vs_time.png,kymograph.png,tracked_movie.png}; with --average N also movie/blocks.csv
     and movie/average/NNNNN/.
     """
-    from atomcount.errors import check_range
+    from atomcount.core.errors import check_range
     from atomcount.movie.frames import open_movie
     from atomcount.movie.run import MovieSettings, count_movie
 

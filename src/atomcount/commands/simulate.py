@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from atomcount.crystals import ELEMENTS
-from atomcount.particles import FAMILIES
+from atomcount.core.crystals import ELEMENTS
+from atomcount.core.particles import FAMILIES
 
 
 @click.group()
@@ -38,8 +38,8 @@ def hrtem(path, n_particles, seed, element, zones, n_atoms, family, field_of_vie
     Resumable: run the same command again after an interruption and only missing
     particles are computed.
     """
-    from atomcount.dataset import DatasetSpec, generate
-    from atomcount.particles import ParticleConfig
+    from atomcount.core.particles import ParticleConfig
+    from atomcount.hrtem.dataset import DatasetSpec, generate
 
     spec = DatasetSpec(
         n_particles=n_particles,

@@ -34,8 +34,8 @@ def train(data, val_data, out, steps, batch, crop, width, lr, seed, val_every, d
     Writes OUT/checkpoint.pt (resumable), OUT/log.csv, OUT/learning_curve.png and
     OUT/model.pt.
     """
-    from atomcount.training.loop import TrainConfig, train as run
-    from atomcount.training.plots import plot_learning_curve
+    from atomcount.hrtem.training.loop import TrainConfig, train as run
+    from atomcount.hrtem.training.plots import plot_learning_curve
 
     cfg = TrainConfig(data=list(data), val_data=val_data, out=out, steps=steps, batch=batch, crop=crop,
                       width=width, lr=lr, seed=seed, val_every=val_every, device=device, threads=threads,

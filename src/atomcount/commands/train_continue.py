@@ -17,7 +17,7 @@ def train_continue(hours, threads, workers, skip_eval, no_ship) -> None:
     Stops cleanly on SIGTERM/SIGINT (checkpoint written); rerun to continue. Commit
     training/hrtem (and src/atomcount/models when shipped) afterwards.
     """
-    from atomcount.training.chunks import STATE_DIR, ensure_train_sets, read_ledger, run_chunk
+    from atomcount.hrtem.training.chunks import STATE_DIR, ensure_train_sets, read_ledger, run_chunk
 
     ensure_train_sets(workers)
     if not skip_eval and not read_ledger():
@@ -28,7 +28,7 @@ def train_continue(hours, threads, workers, skip_eval, no_ship) -> None:
     click.echo(f"run at step {state['steps']}, {state['cpu_hours']:.2f} CPU-hours in total")
     if skip_eval:
         return
-    from atomcount.training.chunks import export_weights
+    from atomcount.hrtem.training.chunks import export_weights
 
     model_file = export_weights(STATE_DIR)
     chunk = str(sum(1 for r in read_ledger() if r["head"] == "regression" and r["chunk"] != "baseline") + 1)
@@ -40,15 +40,15 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
                       ship_allowed: bool, baseline: bool = False) -> None:
     """Whole-frame evaluation → ledger row → ship when ≥ 1 point better → ledger figure and section."""
     from atomcount.bench.hrtem_wholeframe import WHOLEFRAME_INTRO, run
-    from atomcount.evaluation.wholeframe import scores, wholeframe_markdown
-    from atomcount.training.chunks import (
+    from atomcount.hrtem.evaluation.wholeframe import scores, wholeframe_markdown
+    from atomcount.hrtem.training.chunks import (
         append_ledger,
         best_shipped_exact,
         ledger_rows,
         load_recipe,
         read_ledger,
     )
-    from atomcount.training.ledger import write_ledger_report
+    from atomcount.hrtem.training.ledger import write_ledger_report
 
     records = run(model_file, workers=workers, threads=threads)
     if baseline:
@@ -83,8 +83,8 @@ def _ship(model_file: str, state: dict, wholeframe_md: str, *, threads: int, wor
     """
     from pathlib import Path
 
-    from atomcount.dataset import DatasetSpec, generate, missing_entries
-    from atomcount.training.ship import ship
+    from atomcount.hrtem.dataset import DatasetSpec, generate, missing_entries
+    from atomcount.hrtem.training.ship import ship
 
     for root, n, seed in (("data/test", 250, 2), ("data/val", 60, 3)):
         if missing_entries(Path(root), n):
@@ -94,12 +94,12 @@ def _ship(model_file: str, state: dict, wholeframe_md: str, *, threads: int, wor
          extra={"cpu_hours": round(state["cpu_hours"], 2), "wholeframe_markdown": wholeframe_md})
     # confidence maps from whole frames of the training family (ECE ≤ 0.05 on the trust set needs them)
     from atomcount.bench.hrtem_wholeframe import ensure_wholeframe_sets
-    from atomcount.evaluation.wholeframe import CALIBRATION_SET
-    from atomcount.training.ship import recalibrate
+    from atomcount.hrtem.evaluation.wholeframe import CALIBRATION_SET
+    from atomcount.hrtem.training.ship import recalibrate
 
     recalibrate("fcn_au_300kv", frames=Path(ensure_wholeframe_sets(sets=(CALIBRATION_SET,))[0]))
     from atomcount.bench.hrtem_wholeframe import run
-    from atomcount.evaluation.wholeframe import wholeframe_markdown
-    from atomcount.training.ship import update_card
+    from atomcount.hrtem.evaluation.wholeframe import wholeframe_markdown
+    from atomcount.hrtem.training.ship import update_card
 
     update_card("fcn_au_300kv", wholeframe_markdown=wholeframe_markdown(run(None, workers=workers, threads=threads)))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.io._registry import plugin_for, supported_extensions
 from atomcount.io._validate import (
     SQUARE_TOLERANCE,

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.io import formats
 
 

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 #: Plausible pixel sizes (Å/px) for atomic-resolution images.
 PIXEL_SIZE_RANGE = (0.01, 10.0)

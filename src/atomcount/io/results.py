@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 
 def write_columns_csv(path, table: dict) -> Path:

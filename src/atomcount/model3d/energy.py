@@ -28,8 +28,8 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.spatial import cKDTree
 
-from atomcount.crystals import get_element
-from atomcount.errors import AtomcountError
+from atomcount.core.crystals import get_element
+from atomcount.core.errors import AtomcountError
 
 #: Neighbours in the first three fcc shells and their distances in units of a/√2.
 SHELL_SIZES = (12, 6, 24)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 
 def model_figure(atoms: Atoms, path: str | Path, *, colour: str = "depth", title: str = "") -> Path:

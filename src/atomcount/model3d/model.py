@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from atomcount.crystals import get_element, get_zone_axis
-from atomcount.errors import AtomcountError
+from atomcount.core.crystals import get_element, get_zone_axis
+from atomcount.core.errors import AtomcountError
 from atomcount.model3d.build import place_columns
 from atomcount.model3d.energy import potential_for
 from atomcount.model3d.ensemble import site_occupancy

@@ -2,7 +2,7 @@
 
 Seen along a zone axis [hkl], the lattice lines of an fcc crystal project onto a 2-D
 Bravais lattice with basis g₁, g₂ (Å). The atoms of one line are spaced by the column
-repeat h (:func:`atomcount.crystals.column_repeat`): a along [100], a/√2 along [110],
+repeat h (:func:`atomcount.core.crystals.column_repeat`): a along [100], a/√2 along [110],
 a√3 along [111]. A line's sites sit at heights z = s(i, j) + k·h, where the offset
 s(i, j) = i·s₁ + j·s₂ (mod h) is linear in the line's 2-D lattice index (i, j), because
 both come from the same 3-D lattice vector. Along [100] and [110] the offsets of
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from atomcount.columns import projection_basis
-from atomcount.crystals import Element, column_repeat, plane_spacing
-from atomcount.errors import AtomcountError
+from atomcount.core.columns import projection_basis
+from atomcount.core.crystals import Element, column_repeat, plane_spacing
+from atomcount.core.errors import AtomcountError
 
 #: Largest relative difference between the measured and the expected column spacing.
 SCALE_TOLERANCE = 0.12
@@ -60,7 +60,7 @@ def zone_lattice(element: Element, zone: tuple[int, int, int]) -> ZoneLattice:
 
     Examples
     --------
-    >>> from atomcount.crystals import get_element
+    >>> from atomcount.core.crystals import get_element
     >>> lat = zone_lattice(get_element("Au"), (1, 0, 0))
     >>> round(float(np.linalg.norm(lat.basis[0])), 3), round(lat.repeat, 3)
     (2.039, 4.078)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 _X = ("x_A", "x")
 _Y = ("y_A", "y")

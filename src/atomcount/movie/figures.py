@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.errors import AtomcountError
-from atomcount.figures import _plt
+from atomcount.core.errors import AtomcountError
+from atomcount.core.figures import _plt
 from atomcount.movie.frames import FrameSource
 
 

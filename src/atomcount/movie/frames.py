@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 from atomcount.io._validate import check_array, check_pixel_size, square_pixel_size
 
 #: Extensions read through RosettaSciIO's lazy readers: extension -> (module, reader options).
@@ -139,7 +139,7 @@ def open_movie(paths, *, pixel_size: float | None = None, frame_time: float | No
     else:
         source = _stack(items[0], pixel_size)
     if frame_time is not None:
-        from atomcount.errors import check_range
+        from atomcount.core.errors import check_range
 
         source.frame_time = check_range("frame time", frame_time, 1e-9, 1e6, "s")
     return source

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from atomcount.errors import AtomcountError, check_range
+from atomcount.core.errors import AtomcountError, check_range
 
 #: Smallest emission probability (per height, before renormalising).
 FLOOR = 1e-3

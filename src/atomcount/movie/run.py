@@ -29,8 +29,8 @@ from typing import Callable
 
 import numpy as np
 
-from atomcount.analysis.readout import MIN_CLUSTER
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
+from atomcount.hrtem.analysis.readout import MIN_CLUSTER
 from atomcount.movie import drift as drift_mod
 from atomcount.movie.frames import FrameSource
 from atomcount.movie.fusion import RATE
@@ -104,7 +104,7 @@ def _sha256(path: Path) -> str:
 
 def settings_key(source: FrameSource, settings: MovieSettings) -> dict:
     """Everything every frame's outputs depend on (not the movie-level settings)."""
-    from atomcount.analysis.count import DEFAULT_MODEL
+    from atomcount.hrtem.analysis.count import DEFAULT_MODEL
 
     model = Path(settings.model) if settings.model else DEFAULT_MODEL
     if not model.exists():
@@ -187,7 +187,7 @@ def count_frames(source: FrameSource, out: Path, settings: MovieSettings, *, for
     """Count every frame not yet done; return (frames counted, frames skipped)."""
     from tqdm.auto import tqdm
 
-    from atomcount.analysis.count import count_columns
+    from atomcount.hrtem.analysis.count import count_columns
 
     key = settings_key(source, settings)
     _writable(out)
@@ -305,7 +305,7 @@ def average_blocks(source: FrameSource, timeseries: dict, out: Path, settings: M
     dict of str to ndarray
         The blocks table.
     """
-    from atomcount.analysis.count import count_columns
+    from atomcount.hrtem.analysis.count import count_columns
     from atomcount.io.results import write_columns_csv, write_summary_json
 
     n, size = len(source), settings.average

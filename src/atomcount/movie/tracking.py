@@ -3,7 +3,7 @@
 Columns of a particle hardly move between frames once drift is removed, and they are at
 least 2.04 Å apart (Au [100]). Each frame's columns are matched to the live tracks by
 minimum total distance (the Hungarian assignment of
-:func:`atomcount.evaluation.metrics.match_columns`) within
+:func:`atomcount.hrtem.evaluation.metrics.match_columns`) within
 ``max_distance``; a track's position is the mean of its positions so far, so one noisy
 detection does not pull it away; a track missed for more than ``memory`` frames ends;
 unmatched columns start new tracks.
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from atomcount.errors import check_range
-from atomcount.evaluation.metrics import match_columns
+from atomcount.core.errors import check_range
+from atomcount.hrtem.evaluation.metrics import match_columns
 
 #: Largest distance (Å) between a column and the track it joins: half the smallest column
 #: spacing of the supported projections (2.04 Å), so neighbours are never confused.

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 
 @click.group()
@@ -86,7 +86,7 @@ def count(files, pixel_size, method, cross_section, normalised, black_level, vac
     cross_sections.png (histogram, mixture, reference values) and icl.png. Every image is
     counted before anything is written, so bad input leaves no output behind.
     """
-    from atomcount.figures import columns_3d, overlay
+    from atomcount.core.figures import columns_3d, overlay
     from atomcount.io import read_frames
     from atomcount.io.results import write_columns_csv, write_summary_json
     from atomcount.stem.counting import count_stem

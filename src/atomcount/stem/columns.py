@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 #: Smallest distance between two columns, as a fraction of the image's shortest strong lattice
 #: vector (see :func:`lattice_spacing`). No two columns of a crystal lie closer in projection

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from atomcount.errors import AtomcountError, check_range
+from atomcount.core.errors import AtomcountError, check_range
 from atomcount.stem.lattice import LatticeCheck, lattice_check, lattice_fraction
 from atomcount.stem.mixture import MixtureFit
 from atomcount.stem.normalise import Normalisation

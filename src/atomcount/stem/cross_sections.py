@@ -27,7 +27,7 @@ from scipy.optimize import minimize_scalar
 from scipy.sparse.linalg import splu
 from scipy.spatial import cKDTree
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 #: Gaussians are evaluated within ± this many widths of their centre.
 TRUNCATION = 4.0

@@ -1,7 +1,7 @@
 """Figures of ADF-STEM counting: cross-section histogram with the mixture, ICL curve.
 
-The overlay and 3-D column view are :func:`atomcount.figures.overlay` and
-:func:`atomcount.figures.columns_3d`, shared with HRTEM counting.
+The overlay and 3-D column view are :func:`atomcount.core.figures.overlay` and
+:func:`atomcount.core.figures.columns_3d`, shared with HRTEM counting.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.figures import _plt
+from atomcount.core.figures import _plt
 from atomcount.stem.counting import StemCountResult
 
 

@@ -26,9 +26,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.spatial import cKDTree
 
-from atomcount.columns import projection_basis
-from atomcount.crystals import ZONE_AXES, get_element, get_zone_axis
-from atomcount.errors import AtomcountError, check_range
+from atomcount.core.columns import projection_basis
+from atomcount.core.crystals import ZONE_AXES, get_element, get_zone_axis
+from atomcount.core.errors import AtomcountError, check_range
 
 #: Relative disagreement between the stated and the lattice pixel size that triggers a warning.
 TOLERANCE = 0.03
@@ -43,7 +43,7 @@ def first_shell(element: str, zone: str) -> tuple[float, int]:
     Parameters
     ----------
     element : str
-        Chemical symbol of an fcc metal in :data:`atomcount.crystals.ELEMENTS`.
+        Chemical symbol of an fcc metal in :data:`atomcount.core.crystals.ELEMENTS`.
     zone : str
         Zone axis, e.g. ``"100"`` or ``"[110]"``.
 
@@ -170,7 +170,7 @@ def lattice_check(positions_px: np.ndarray, *, pixel_size: float, element: str,
         Chemical symbol of the fcc metal.
     zone : str or tuple of str, optional
         Zone axis, or several candidates (the one whose implied pixel size is closest
-        to the stated one is reported); all of :data:`atomcount.crystals.ZONE_AXES`
+        to the stated one is reported); all of :data:`atomcount.core.crystals.ZONE_AXES`
         when None.
     tolerance : float
         Relative disagreement accepted (0.03 = 3 %).

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import logsumexp
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 #: Highest order scanned when no limit is given.
 MAX_ORDER = 50

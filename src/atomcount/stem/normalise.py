@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.errors import AtomcountError
+from atomcount.core.errors import AtomcountError
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def reference_cross_sections(*, element: str | None, zone: str | None, voltage: 
     if missing:
         raise AtomcountError(f"simulation-based counting needs {', '.join(missing)} "
                              "(or a library table of cross-sections per atom count)")
-    from atomcount.ppiscs.curve import ppiscs_curve
+    from atomcount.stem.ppiscs.curve import ppiscs_curve
 
     values = ppiscs_curve(element, str(zone), voltage, convergence, inner, outer, rmsd)
     label = (f"PPISCS surrogate: {element} [{zone}], {voltage:g} kV, α {convergence:g} mrad, "

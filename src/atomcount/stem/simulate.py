@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from atomcount.errors import AtomcountError, check_range
-from atomcount.microscope import wavelength
-from atomcount.particles import Particle
+from atomcount.core.errors import AtomcountError, check_range
+from atomcount.core.particles import Particle
+from atomcount.core.units import wavelength
 
 #: Default microscope (inside the shipped PPISCS library and surrogate for Au [100] and [110]).
 DEFAULT_SETTINGS = dict(voltage=300.0, convergence=21.0, inner=46.0, outer=190.0, rmsd=0.085)
@@ -96,7 +96,7 @@ def column_cross_sections(height: np.ndarray, *, element: str, zone: str, voltag
         For heights below 1 or beyond the curve's thickness range, and settings the PPISCS
         source refuses.
     """
-    from atomcount.ppiscs.curve import ppiscs_curve
+    from atomcount.stem.ppiscs.curve import ppiscs_curve
 
     height = np.asarray(height)
     curve = ppiscs_curve(element, zone, voltage, convergence, inner, outer, rmsd, source=source)
@@ -202,7 +202,7 @@ def _image_shape(particle: Particle, pixel_size: float) -> tuple[int, int]:
 
 def _check_particle(particle: Particle, pixel_size: float) -> None:
     if not isinstance(particle, Particle):
-        raise AtomcountError(f"expected an atomcount.particles.Particle, got {type(particle).__name__}")
+        raise AtomcountError(f"expected an atomcount.core.particles.Particle, got {type(particle).__name__}")
     check_range("pixel size", pixel_size, 0.01, 2.0, "Å/px")
     if len(particle.columns) == 0:
         raise AtomcountError("the particle has no columns")
@@ -217,7 +217,7 @@ def simulate_fast(particle: Particle, *, pixel_size: float = 0.2, dose: float | 
     Parameters
     ----------
     particle : Particle
-        From :func:`atomcount.particles.random_particle`, with its zone axis along the beam;
+        From :func:`atomcount.core.particles.random_particle`, with its zone axis along the beam;
         its field of view sets the image size.
     pixel_size : float
         Probe step (Å/px).
@@ -303,8 +303,8 @@ def simulate_exact(particle: Particle, *, pixel_size: float = 0.2, dose: float |
     """
     import abtem
 
-    from atomcount.ppiscs.simulation import _configure_abtem
-    from atomcount.crystals import get_zone_axis, plane_spacing, get_element
+    from atomcount.core.crystals import get_zone_axis, plane_spacing, get_element
+    from atomcount.stem.ppiscs.simulation import _configure_abtem
 
     _check_particle(particle, pixel_size)
     _check_settings(voltage, convergence, inner, outer)

@@ -1,0 +1,225 @@
+"""Train a PPISCS surrogate on the library and export it for :mod:`.numpy_infer`.
+
+``python -m atomcount.stem.ppiscs.surrogate.train --model additive --steps 6000 --out runs/ppiscs/additive``
+
+Data: every library entry not held out, at the training convergence angles
+:data:`TRAIN_ALPHAS` (α on a 0.2-mrad grid), with detectors drawn afresh every step
+(:func:`~.features.sample_detectors`). The test set (:mod:`.evaluate`) uses other
+convergence angles and other detectors, and whole held-out entries.
+
+Loss (paper 001 Eq. 1): λ1·L1n + λ2·L2n + λlog·L1log (+ λc·L1cstr for the paper's
+network; it vanishes identically for the additive one), normalised by max(y) per curve.
+Two stages with the paper's weights: stage 1 (first 1/9 of the steps, 20 of 180 epochs
+in the paper) λ = (0.1, 0.01, 16, 0.01), stage 2 λ = (100, 2e4, 16, 100). Learning
+rate: linear warm-up, then exponential decay; Adam. The paper's learning rates
+(5e-5, 2.5e-5) assume 16 M examples × 180 epochs on a GPU; this CPU budget uses a
+larger rate (``--lr``) and fewer steps.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from atomcount.stem.ppiscs.surrogate.features import (
+    EDGE_NODES, CurveTable, build_table, detector_basis, encode_full, sample_detectors, N_OUT, NODES,
+)
+from atomcount.stem.ppiscs.surrogate.nets import AdditiveNet, DenseNet1D
+
+#: Training convergence angles (mrad); the test set draws others from the same range.
+ALPHA_RANGE = (10.0, 35.5)
+TRAIN_ALPHAS = np.round(np.arange(ALPHA_RANGE[0], ALPHA_RANGE[1] + 1e-9, 0.2), 3)
+STAGE_WEIGHTS = ((0.1, 0.01, 16.0, 0.01), (100.0, 2e4, 16.0, 100.0))
+
+
+def losses(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """L1n, L2n, L1log of curves (…, 87); ``mask`` marks the atoms each curve has."""
+    scale = (true * mask).amax(-1, keepdim=True)
+    d = (pred - true) / scale * mask
+    count = mask.sum()
+    logd = (torch.log(pred.clamp_min(1e-12)) - torch.log(true.clamp_min(1e-12))) * mask
+    return {"l1n": d.abs().sum() / count, "l2n": (d**2).sum() / count, "l1log": logd.abs().sum() / count}
+
+
+class Sampler:
+    """Batches of (settings, detectors, target curves) from a :class:`CurveTable`."""
+
+    def __init__(self, table: CurveTable, seed: int, edge: bool = False):
+        self.table, self.edge = table, edge
+        self.rng = np.random.default_rng(seed)
+        self.x = table.inputs()
+        self.mask = (np.arange(N_OUT) < table.n_atoms()[:, None]).astype(np.float32)
+
+    def settings(self, batch: int) -> np.ndarray:
+        return self.rng.integers(len(self.table), size=batch)
+
+    def additive(self, batch: int, detectors: int) -> tuple[torch.Tensor, ...]:
+        idx = self.settings(batch)
+        inner, outer = sample_detectors(self.rng, (batch, detectors))
+        b = detector_basis(inner, outer, self.table.alpha[idx, None], edge_nodes=EDGE_NODES if self.edge else None)
+        y = self.table.ppiscs(idx[:, None], inner, outer)
+        t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+        return t(self.x[idx]), t(b), t(y), t(self.mask[idx][:, None, :])
+
+    def dense(self, batch: int) -> tuple[torch.Tensor, ...]:
+        idx = self.settings(batch)
+        inner, outer = sample_detectors(self.rng, (batch,))
+        # split point with both parts ≥ 5 mrad wide for the additivity constraint
+        mid = self.rng.uniform(inner + 5.0, outer - 5.0)
+        cs = self.rng.uniform(-1.0, 1.0, batch)
+        df = self.rng.uniform(-100.0, 100.0, batch)
+        tb = self.table
+        enc = lambda a, b: encode_full(tb.z[idx], tb.zone[idx], tb.kv[idx], tb.alpha[idx], tb.rmsd[idx], a, b, cs, df)  # noqa: E731
+        y = tb.ppiscs(idx, inner, outer)
+        t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+        return t(enc(inner, outer)), t(enc(inner, mid)), t(enc(mid, outer)), t(y), t(self.mask[idx])
+
+
+def make_model(kind: str, **kw) -> torch.nn.Module:
+    """``"additive"`` → :class:`AdditiveNet`, ``"dense"`` → :class:`DenseNet1D` (kw: their arguments)."""
+    if kind == "additive":
+        return AdditiveNet(**kw)
+    if kind == "dense":
+        return DenseNet1D(**kw)
+    raise ValueError(f"unknown model {kind!r}")
+
+
+def train(kind: str, table: CurveTable, steps: int, seed: int = 0, lr: float = 1e-3, warmup: int = 300,
+          batch: int = 256, detectors: int = 8, log_every: int = 200, **model_kw) -> tuple[torch.nn.Module, list[dict]]:
+    """Train a model; returns it and the log (step, seconds, losses).
+
+    ``batch`` is the number of settings per step; the additive network sees ``detectors``
+    detectors per setting (cheap: its trunk does not depend on the detector), the dense
+    one one detector per setting plus the two halves for the constraint.
+    """
+    torch.manual_seed(seed)
+    model = make_model(kind, **model_kw)
+    sampler = Sampler(table, seed + 1, edge=bool(model_kw.get("edge", False)))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    stage1 = max(1, steps // 9)
+    final_lr = lr / 20
+    log, t0 = [], time.perf_counter()
+    for step in range(steps):
+        if step < warmup:
+            rate = lr * (step + 1) / warmup
+        else:
+            rate = lr * (final_lr / lr) ** ((step - warmup) / max(1, steps - warmup))
+        for g in opt.param_groups:
+            g["lr"] = rate
+        w1, w2, wlog, wc = STAGE_WEIGHTS[0 if step < stage1 else 1]
+        if kind == "additive":
+            x, b, y, m = sampler.additive(batch, detectors)
+            parts = losses(model(x, b), y, m)
+            cstr = torch.zeros(())
+        else:
+            x, xa, xb, y, m = sampler.dense(batch)
+            parts = losses(model(x), y, m)
+            scale = (y * m).amax(-1, keepdim=True)
+            cstr = (((model(xa) + model(xb)) - y) / scale * m).abs().sum() / m.sum()
+        loss = w1 * parts["l1n"] + w2 * parts["l2n"] + wlog * parts["l1log"] + wc * cstr
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % log_every == 0 or step == steps - 1:
+            rec = {"step": step, "seconds": round(time.perf_counter() - t0, 1), "lr": rate,
+                   **{k: float(v) for k, v in parts.items()}, "cstr": float(cstr)}
+            log.append(rec)
+            print(json.dumps(rec), flush=True)
+    return model, log
+
+
+def export(model: torch.nn.Module, kind: str, path: Path, meta: dict) -> None:
+    """Write the weights as float32 arrays (``.npz``) for :mod:`.numpy_infer`, with ``meta`` as JSON inside."""
+    arrays: dict[str, np.ndarray] = {}
+    if kind == "additive":
+        linears = [m for m in model.trunk if isinstance(m, torch.nn.Linear)]
+        for k, lin in enumerate(linears):
+            arrays[f"trunk{k}_w"] = lin.weight.detach().numpy().T
+            arrays[f"trunk{k}_b"] = lin.bias.detach().numpy()
+        for name in ("head_u", "head_v"):
+            lin = getattr(model, name)
+            arrays[f"{name}_w"] = lin.weight.detach().numpy().T
+            arrays[f"{name}_b"] = lin.bias.detach().numpy()
+        arrays["v_scale"] = (model.prior * model.log_scale.exp()).detach().numpy()
+        arrays["nodes"] = NODES
+        if model.edge:
+            arrays["edge_nodes"] = EDGE_NODES
+    else:
+        for k, lin in enumerate(model.hidden):
+            arrays[f"hidden{k}_w"] = lin.weight.detach().numpy().T
+            arrays[f"hidden{k}_b"] = lin.bias.detach().numpy()
+        arrays["out_w"] = model.out.weight.detach().numpy().T
+        arrays["out_b"] = model.out.bias.detach().numpy()
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, meta=np.array(json.dumps({"kind": kind, **meta})), **arrays)
+    os.replace(tmp, path)
+
+
+def domain_of(table: CurveTable) -> dict:
+    """The trained domain: the entries' settings and the continuous ranges sampled."""
+    from atomcount.stem.ppiscs.surrogate.features import MIN_WIDTH, THETA_MAX, THETA_MIN
+
+    return {
+        "entries": sorted(set(table.entry.tolist())),
+        "settings": sorted({(int(z), str(zo), float(kv), float(r)) for z, zo, kv, r in
+                            zip(table.z, table.zone, table.kv, table.rmsd)}),
+        "alpha_mrad": list(ALPHA_RANGE),
+        "theta_mrad": [THETA_MIN, THETA_MAX],
+        "min_width_mrad": MIN_WIDTH,
+    }
+
+
+@click.command()
+@click.option("--model", "kind", type=click.Choice(["additive", "dense"]), required=True)
+@click.option("--steps", default=6000, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--lr", default=1e-3, show_default=True)
+@click.option("--batch", default=256, show_default=True, help="Settings per step.")
+@click.option("--detectors", default=8, show_default=True, help="Detectors per setting (additive).")
+@click.option("--width", default=128, show_default=True, help="Additive: trunk width. Dense: growth G.")
+@click.option("--depth", default=4, show_default=True, help="Additive: trunk depth. Dense: layers.")
+@click.option("--rank", default=8, show_default=True, help="Additive: factorisation rank.")
+@click.option("--edge/--no-edge", default=False, show_default=True,
+              help="Additive: add hats on θ − α that follow the bright-field disc edge (measured: no gain; "
+                   "BENCHMARKS.md, ppiscs-surrogate-accuracy).")
+@click.option("--holdout", default="", help="Comma-separated entry names never used in training.")
+@click.option("--library", default=None, type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(), help="Output .npz of the weights.")
+def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, holdout, library, out):
+    """Train a PPISCS surrogate (one thread) and export its weights."""
+    from atomcount.stem.ppiscs.library import list_entries
+
+    torch.set_num_threads(1)
+    held = [h for h in holdout.split(",") if h]
+    names = [d["path"] and Path(d["path"]).stem for d in list_entries(library)]
+    train_names = [n for n in names if n not in held]
+    t0 = time.perf_counter()
+    table = build_table(TRAIN_ALPHAS, library, train_names, dtype=np.float32)
+    print(f"table: {len(table)} settings from {len(train_names)} entries in {time.perf_counter() - t0:.0f} s", flush=True)
+    kw = dict(width=width, depth=depth, rank=rank, edge=edge) if kind == "additive" else dict(growth=width, layers=depth)
+    t0 = time.perf_counter()
+    model, log = train(kind, table, steps, seed=seed, lr=lr, batch=batch, detectors=detectors, **kw)
+    seconds = time.perf_counter() - t0
+    meta = {"model_kw": kw, "domain": domain_of(table), "holdout_entries": held, "train_alphas": "10…35.5 mrad step 0.2",
+            "steps": steps, "seed": seed, "lr": lr, "batch": batch, "detectors": detectors,
+            "train_seconds": round(seconds), "final_log": log[-1],
+            "command": f"python -m atomcount.stem.ppiscs.surrogate.train --model {kind} --steps {steps} --seed {seed} "
+                       f"--lr {lr} --batch {batch} --detectors {detectors} --width {width} --depth {depth} --rank {rank}"
+                       + (" --edge" if edge and kind == "additive" else "")
+                       + (f" --holdout {holdout}" if holdout else "") + f" --out {out}"}
+    export(model, kind, Path(out), meta)
+    torch.save({"state": model.state_dict(), "meta": meta, "log": log}, Path(out).with_suffix(".pt"))
+    print(f"wrote {out} ({seconds:.0f} s training)")
+
+
+if __name__ == "__main__":
+    main()

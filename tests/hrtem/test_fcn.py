@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import torch
+
+from atomcount.hrtem.nn.checkpoint import load_model, save_model
+from atomcount.hrtem.nn.fcn import ColumnFCN
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (48, 64), (128, 96)])
+def test_any_size_divisible_by_8(shape):
+    net = ColumnFCN(width=4).eval()
+    out = net(torch.zeros(2, 1, *shape))
+    assert out["regression"].shape == (2, 1, *shape)
+    assert out["classification"].shape == (2, 16, *shape)
+    assert (out["regression"] >= 0).all()
+
+
+def test_rejects_sizes_not_divisible_by_8():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        ColumnFCN(width=4)(torch.zeros(1, 1, 30, 32))
+
+
+def test_tiny_model_overfits_tiny_set(small_wave, small_particle):
+    """Loss on a fixed tiny batch falls by an order of magnitude."""
+    from atomcount.hrtem.training.loop import TrainConfig, loss_terms
+    from atomcount.hrtem.training.stream import HRTEMStream
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    stream = HRTEMStream([(small_wave, small_particle.columns, {})], crop=48, augment=False)
+    x, h, c = (torch.from_numpy(a) for a in stream.batch(np.random.default_rng(0), 2))
+    net = ColumnFCN(width=8)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    cfg = TrainConfig()
+    first = None
+    for _ in range(200):
+        loss = loss_terms(net(x), h, c, cfg)["loss"]
+        first = first if first is not None else float(loss.detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < 0.1 * first
+
+
+def test_save_load_round_trip(tmp_path):
+    net = ColumnFCN(width=4).eval()
+    save_model(tmp_path / "m.pt", net, {"note": "x"})
+    back, meta = load_model(tmp_path / "m.pt")
+    x = torch.randn(1, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)["regression"], back(x)["regression"])
+    assert meta == {"note": "x"}
+
+
+def test_folding_batch_norm_keeps_the_outputs():
+    from atomcount.hrtem.nn.fcn import fold_batch_norm
+
+    torch.manual_seed(0)
+    net = ColumnFCN(width=4)
+    # give every batch norm non-trivial statistics and affine parameters
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    x = torch.randn(2, 1, 32, 40)
+    with torch.no_grad():
+        ref = net.eval()(x)
+        folded = fold_batch_norm(net)
+        got = folded(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    for k in ref:
+        torch.testing.assert_close(got[k], ref[k], rtol=1e-4, atol=1e-5)

@@ -1,0 +1,87 @@
+import csv
+import numpy as np
+import pytest
+import torch
+
+from atomcount.core.columns import ColumnTable
+from atomcount.hrtem.evaluation.forward_cv import folds_by_mean_height
+from atomcount.hrtem.training.loop import TrainConfig, train
+from atomcount.hrtem.training.stream import HRTEMStream, iter_batches
+
+
+@pytest.fixture()
+def entries(small_wave, small_particle):
+    return [(small_wave, small_particle.columns, {})]
+
+
+def _cfg(tmp_path, steps):
+    return TrainConfig(out=str(tmp_path), steps=steps, batch=2, crop=64, width=4, checkpoint_every=3,
+                       val_every=0, threads=1)
+
+
+def test_resumed_training_equals_uninterrupted(tmp_path, entries):
+    a = train(_cfg(tmp_path / "a", 6), progress=False, entries=entries)
+    b_cfg = _cfg(tmp_path / "b", 6)
+    assert train(b_cfg, progress=False, entries=entries, stop_at=4) is None  # interrupted after step 4
+    b = train(b_cfg, progress=False, entries=entries)
+    sa = torch.load(a, weights_only=False)["state_dict"]
+    sb = torch.load(b, weights_only=False)["state_dict"]
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k])
+    rows = list(csv.DictReader(open(tmp_path / "b" / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+
+
+def test_batches_do_not_depend_on_worker_count(entries):
+    """Worker processes render exactly the batches the training process would."""
+    s = HRTEMStream(entries, crop=64)
+    serial = list(iter_batches(s, 3, range(2, 7), 2, lambda step: 1e3 * step))
+    parallel = list(iter_batches(s, 3, range(2, 7), 2, lambda step: 1e3 * step, workers=2))
+    assert len(parallel) == 5
+    for a, b in zip(serial, parallel):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(serial[0][0], serial[1][0])
+
+
+def test_stream_labels_match_images(entries):
+    """Crops keep labels aligned: the label's columns sit where the image has contrast."""
+    s = HRTEMStream(entries, crop=64, augment=True)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = s.sample(rng)
+        assert x["image"].shape == x["height"].shape == (64, 64)
+        np.testing.assert_allclose(x["classes"].sum(0), 1.0, atol=1e-5)
+        fg = x["classes"][0] < 0.5
+        assert np.all(x["height"][fg] > 0.4)
+
+
+def test_stream_rejects_bad_crop(entries):
+    from atomcount.core.errors import AtomcountError
+
+    with pytest.raises(AtomcountError):
+        HRTEMStream(entries, crop=60)
+    with pytest.raises(AtomcountError):
+        HRTEMStream([], crop=64)
+
+
+def test_forward_cv_folds_sorted_and_complete():
+    rng = np.random.default_rng(0)
+    entries = [(None, ColumnTable(np.zeros((n, 2)), rng.integers(1, 15, n)), {}) for n in rng.integers(5, 50, 23)]
+    folds = folds_by_mean_height(entries)
+    assert sorted(i for f in folds for i in f) == list(range(23))
+    means = [[entries[i][1].height.mean() for i in f] for f in folds]
+    for lo, hi in zip(means, means[1:]):
+        assert max(lo) <= min(hi)
+
+
+def test_init_from_a_model_of_another_width_is_refused(tmp_path, entries):
+    from atomcount.core.errors import AtomcountError
+    from atomcount.hrtem.nn.checkpoint import save_model
+    from atomcount.hrtem.nn.fcn import ColumnFCN
+
+    save_model(tmp_path / "w8.pt", ColumnFCN(width=8), {})
+    cfg = _cfg(tmp_path / "run", 2)
+    cfg.init = str(tmp_path / "w8.pt")
+    with pytest.raises(AtomcountError, match="width 8"):
+        train(cfg, progress=False, entries=entries)

@@ -1,0 +1,158 @@
+"""Surrogate: additivity, positivity, monotonicity, NumPy = torch, domain guard rails."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from atomcount.core.errors import AtomcountError
+from atomcount.stem.ppiscs.surrogate import SurrogateDomainWarning, load, predict, predict_batch
+from atomcount.stem.ppiscs.surrogate.features import (
+    EDGE_NODES, NODES, detector_basis, encode, encode_full, hat_cumulative,
+)
+
+
+def test_hat_basis_is_a_partition_of_unity():
+    # the hats sum to one on [18, 250]: their integrals over any interval add up to its width
+    h = hat_cumulative(np.array([18.0, 37.3, 250.0]))
+    assert np.isclose(h[-1].sum(), 232.0)
+    assert np.isclose(h[1].sum(), 37.3 - 18.0)
+    steps = np.diff(hat_cumulative(np.linspace(0, 300, 3001)), axis=0)
+    assert (steps >= -1e-12).all()
+
+
+def test_edge_hats_follow_the_convergence_angle():
+    # the θ − α hats of a detector placed relative to α do not change when α moves;
+    # the θ hats of the same detector do
+    a = np.array([20.0, 22.3, 31.0])
+    b = detector_basis(a - 1.0, a + 2.5, a, edge_nodes=EDGE_NODES)
+    m = len(NODES)
+    np.testing.assert_allclose(b[1:, m:], b[:1, m:].repeat(2, 0), atol=1e-12)
+    assert not np.allclose(b[1:, :m], b[:1, :m])
+    # each hat family is a partition of unity over its span: weights add up to the detector width
+    np.testing.assert_allclose(b[:, m:].sum(-1), 3.5)
+    np.testing.assert_allclose(b[:, :m].sum(-1), 3.5)
+
+
+def _random_settings(rng, n):
+    inner = rng.uniform(18, 230, n)
+    mid = rng.uniform(inner + 5, 245)
+    outer = rng.uniform(mid + 5, 250)
+    return rng.uniform(10, 35.5, n), inner, mid, outer
+
+
+def test_additive_network_is_exactly_additive_and_positive(random_additive):
+    path, _ = random_additive
+    m = load(path)
+    rng = np.random.default_rng(0)
+    alpha, t0, tm, te = _random_settings(rng, 200)
+    zone = np.where(rng.random(200) < 0.5, "100", "110")
+    whole = m.curves(79, zone, 300.0, alpha, 0.085, t0, te)
+    parts = m.curves(79, zone, 300.0, alpha, 0.085, t0, tm) + m.curves(79, zone, 300.0, alpha, 0.085, tm, te)
+    assert (whole > 0).all()
+    assert np.abs(parts - whole).max() <= 1e-6 * np.abs(whole).max()  # float32 rounding only
+
+
+def test_numpy_path_matches_torch(random_additive):
+    import torch
+
+    path, model = random_additive
+    rng = np.random.default_rng(1)
+    alpha, t0, _, te = _random_settings(rng, 16)
+    x = encode(np.full(16, 79), np.full(16, "110"), np.full(16, 300.0), alpha, np.full(16, 0.085))
+    b = detector_basis(t0, te, alpha, edge_nodes=EDGE_NODES if model.edge else None)[:, None, :]
+    with torch.no_grad():
+        ref = model(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32))[:, 0].numpy()
+    got = load(path).curves(79, "110", 300.0, alpha, 0.085, t0, te)
+    np.testing.assert_allclose(got, ref, rtol=2e-5)
+
+
+def test_dense_numpy_path_matches_torch(tmp_path):
+    import torch
+
+    from atomcount.stem.ppiscs.surrogate.nets import DenseNet1D
+    from atomcount.stem.ppiscs.surrogate.numpy_infer import Surrogate
+    from atomcount.stem.ppiscs.surrogate.train import export
+
+    torch.manual_seed(0)
+    for dense in (True, False):
+        net = DenseNet1D(growth=16, layers=3, dense=dense)
+        export(net, "dense", tmp_path / "d.npz", {})
+        rng = np.random.default_rng(2)
+        alpha, t0, _, te = _random_settings(rng, 8)
+        args = (np.full(8, 79), np.full(8, "100"), np.full(8, 300.0), alpha, np.full(8, 0.085), t0, te,
+                np.zeros(8), np.zeros(8))
+        with torch.no_grad():
+            ref = net(torch.as_tensor(encode_full(*args), dtype=torch.float32)).numpy()
+        np.testing.assert_allclose(Surrogate(tmp_path / "d.npz").curves(*args), ref, rtol=2e-5)
+
+
+def test_refuses_outside_trained_domain(random_additive):
+    path, _ = random_additive
+    ok = dict(element="Au", zone="100", voltage_kv=300.0, convergence_mrad=21.0, inner_mrad=60.0,
+              outer_mrad=200.0, rmsd=0.085, weights=path)
+    assert predict(**ok).shape == (61,)
+    for bad in ({"element": "Cu"}, {"voltage_kv": 120.0}, {"rmsd": 0.12}, {"convergence_mrad": 5.0},
+                {"inner_mrad": 195.0}, {"outer_mrad": 260.0}):
+        with pytest.raises(AtomcountError, match="trained"):
+            predict(**{**ok, **bad})
+    with pytest.warns(SurrogateDomainWarning):
+        predict(**{**ok, "convergence_mrad": 5.0}, extrapolate=True)
+    with pytest.raises(AtomcountError):
+        predict_batch("Au", "100", 300.0, [21.0, 40.0], 60.0, 200.0, 0.085, weights=path)
+
+
+def test_domain_is_continuous_in_kv_and_rmsd_between_simulated_settings():
+    from types import SimpleNamespace
+
+    from atomcount.stem.ppiscs.surrogate import domain_problems
+    from atomcount.stem.ppiscs.surrogate.numpy_infer import settings_index
+
+    settings = [[79, "100", kv, r] for kv in (200.0, 300.0) for r in (0.075, 0.15)] + [[79, "100", 120.0, 0.085]]
+    model = SimpleNamespace(meta={"domain": {"settings": settings, "alpha_mrad": [10.0, 35.5],
+                                             "theta_mrad": [18.0, 250.0], "min_width_mrad": 10.0}},
+                            settings_by_zone=settings_index(settings))
+    ok = lambda kv, r, z=79: not domain_problems(model, z, "100", kv, 21.0, r, 60.0, 200.0)  # noqa: E731
+    assert ok(250.0, 0.1) and ok(200.0, 0.075) and ok(300.0, 0.15)  # inside the grid, on its nodes
+    assert not ok(250.0, 0.16)  # rmsd beyond both neighbours
+    assert not ok(320.0, 0.1) and not ok(100.0, 0.085)  # voltage outside 120…300
+    assert ok(150.0, 0.085) and not ok(150.0, 0.1)  # the 120 kV side holds only 0.085 Å
+    assert not ok(250.0, 0.1, z=78)  # element never simulated
+    assert any("300 kV" in p for p in domain_problems(model, 79, "100", 330.0, 21.0, 0.1, 60.0, 200.0))
+
+
+def test_predict_batch_masks_past_thickness(random_additive):
+    path, _ = random_additive
+    y = predict_batch("Au", ["100", "110"], 300.0, 21.0, 60.0, 200.0, 0.085, weights=path)
+    assert np.isnan(y[0, 61:]).all() and np.isfinite(y[0, :61]).all() and np.isfinite(y[1]).all()
+
+
+def test_inference_does_not_import_torch(random_additive):
+    path, _ = random_additive
+    code = ("import sys; from atomcount.stem.ppiscs.curve import ppiscs_curve; "
+            f"ppiscs_curve('Au', '100', 300, 21, 60, 200, 0.085, source='surrogate', weights=r'{path}'); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_shipped_monotonic_in_detector_and_thickness(shipped):
+    # PPISCS grows with the outer angle, shrinks with the inner angle, and (HAADF) with thickness
+    outer = predict_batch("Au", "100", 300.0, 21.0, 60.0, np.linspace(100, 250, 16), 0.085, weights=shipped)[:, :61]
+    inner = predict_batch("Au", "100", 300.0, 21.0, np.linspace(20, 150, 14), 200.0, 0.085, weights=shipped)[:, :61]
+    assert (np.diff(outer, axis=0) > 0).all() and (np.diff(inner, axis=0) < 0).all()
+    assert (np.diff(predict("Au", "100", 300.0, 21.0, 60.0, 200.0, 0.085, weights=shipped)) > 0).all()
+
+
+def test_shipped_matches_library_at_a_test_point(shipped):
+    from atomcount.stem.ppiscs.curve import ppiscs_curve
+
+    args = ("Au", "100", 300.0, 21.07, 46.3, 190.4, 0.085)
+    lib = ppiscs_curve(*args, source="library")
+    sur = ppiscs_curve(*args, source="surrogate", weights=shipped)
+    assert np.abs(lib - sur).mean() / lib.max() < 5e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ppiscs_curve(*args, source="surrogate", weights=shipped, defocus_angstrom=80.0, cs_um=0.5)
