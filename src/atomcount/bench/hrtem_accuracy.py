@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.bench.report import write_section
+from atomcount.core.provenance import write_section
 
 PAPER = {"regression": 0.93, "classification": 0.85}
 TARGET = {"regression": 0.95, "classification": 0.93}

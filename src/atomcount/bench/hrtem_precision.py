@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     a = ap.parse_args()
     from atomcount.bench.hrtem_wholeframe import WHOLEFRAME_INTRO, run
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
     from atomcount.hrtem.analysis.predict import native_bfloat16
 
     records = {p: run(a.model, threads=a.threads, precision=p) for p in PRECISIONS}

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from atomcount.bench.report import write_section
+from atomcount.core.provenance import write_section
 
 
 def _render_rate(entries, n: int) -> float:

@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     a = ap.parse_args()
     from atomcount.bench.hrtem_wholeframe import run
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
     from atomcount.hrtem.evaluation.wholeframe import CALIBRATION_SET, DOSE_DECADES, decade_name
 
     decades = [decade_name(d) for d in DOSE_DECADES]

@@ -119,7 +119,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true",
                     help="keep the snapshot, the arms already trained and the evaluations already made in --work")
     a = ap.parse_args()
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
     from atomcount.hrtem.analysis.predict import native_bfloat16
     from atomcount.hrtem.training.chunks import export_weights
 

@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--json-out", default=None, help="also write the per-column records as JSON")
     ap.add_argument("--skip-overfocus", action="store_true", help="skip the overfocus pass (C10 +150…+250 Å)")
     a = ap.parse_args()
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
     from atomcount.hrtem.evaluation.wholeframe import focus_markdown, scores, wholeframe_markdown
 
     records = run(a.model, workers=a.workers, threads=a.threads)

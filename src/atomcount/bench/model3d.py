@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.bench.report import write_section
+from atomcount.core.provenance import write_section
 
 #: (label, support, relax) of the scored model variants.
 VARIANTS = [("centred", False, False), ("centred+relax", False, True),

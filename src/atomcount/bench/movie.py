@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atomcount.bench.report import write_section
+from atomcount.core.provenance import write_section
 
 DOSES = (1e2, 1e3, 1e4)
 DRIFT_STEP = 0.2  # Å per frame (standard deviation per axis)

@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from atomcount.bench.ppiscs_library import CACHE, _cached
-from atomcount.bench.report import write_section
+from atomcount.core.provenance import write_section
 from atomcount.stem.ppiscs.column_slicing import simulate_sliced
 from atomcount.stem.ppiscs.simulation import Entry, SimulationSettings
 from atomcount.stem.ppiscs.validation import result_ppiscs

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from atomcount.bench.report import write_section
+from atomcount.core.provenance import write_section
 from atomcount.stem.ppiscs.simulation import Entry, SimulationSettings, default_threads
 from atomcount.stem.ppiscs.validation import (
     DETECTORS,

@@ -18,7 +18,7 @@ import time  # noqa: E402
 import click  # noqa: E402
 import numpy as np  # noqa: E402
 
-from atomcount.bench.report import write_section  # noqa: E402
+from atomcount.core.provenance import write_section  # noqa: E402
 
 CMD = "python -m atomcount.bench.ppiscs_surrogate"
 

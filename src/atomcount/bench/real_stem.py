@@ -377,7 +377,7 @@ def report(runs: list[Run], figures: Path, base: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Count every real image, write the BENCHMARKS.md section, the docs page block and the figures."""
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figures", type=Path, default=ROOT / "docs" / "figures" / "real")

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
 
-from atomcount.bench.report import write_section
 from atomcount.core.particles import Particle, ParticleConfig, random_particle
+from atomcount.core.provenance import write_section
 from atomcount.stem.simulate import DEFAULT_SETTINGS, StemImage, add_dose, simulate_exact, simulate_fast
 
 DOSES = (1e3, 1e4, 1e5, 1e6)

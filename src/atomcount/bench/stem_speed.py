@@ -90,7 +90,7 @@ def run_case(n_columns: int, max_count: int, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Run both cases and write the ``stem-speed`` section of BENCHMARKS.md."""
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)

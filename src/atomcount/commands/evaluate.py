@@ -83,7 +83,7 @@ def sensitivity(model_path, data, images_per_cell, defocus, dose) -> None:
 def forward_cv_cmd(data, out, steps, width, crop, images, seed, reference, batch, device, workers, threads,
                    benchmarks) -> None:
     """Five folds sorted by mean column height; train on folds 1..k, test on k+1 (paper Table 2)."""
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
     from atomcount.hrtem.evaluation.forward_cv import forward_cv, forward_cv_markdown
     from atomcount.hrtem.training.loop import TrainConfig
     from atomcount.hrtem.training.stream import load_entries

@@ -52,7 +52,7 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
 
     records = run(model_file, workers=workers, threads=threads)
     if baseline:
-        from atomcount.bench.report import write_section
+        from atomcount.core.provenance import write_section
 
         write_section("hrtem-wholeframe", "HRTEM column heights on whole frames of never-trained particles "
                       "(the trust evaluation)", WHOLEFRAME_INTRO + wholeframe_markdown(records),

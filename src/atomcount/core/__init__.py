@@ -7,6 +7,7 @@
 * :mod:`~atomcount.core.columns` — atomic columns along a zone axis (ground truth).
 * :mod:`~atomcount.core.parallel` — task maps over Dask.
 * :mod:`~atomcount.core.figures` — shared plots (overlays, 3-D columns).
+* :mod:`~atomcount.core.provenance` — machine description, sections of ``BENCHMARKS.md``.
 
 ``atomcount.core`` imports neither :mod:`atomcount.hrtem` nor :mod:`atomcount.stem`
 (``tests/test_layout.py`` checks it).

@@ -115,7 +115,7 @@ def export_weights(state_dir: Path = STATE_DIR) -> Path:
     """Write the checkpoint's weights (its weight average when it keeps one) as ``state_dir/model.pt`` (what ``ship`` reads)."""
     import torch
 
-    from atomcount.bench.report import machine_description
+    from atomcount.core.provenance import machine_description
     from atomcount.hrtem.nn.checkpoint import save_model
     from atomcount.hrtem.nn.fcn import ColumnFCN
 

@@ -48,7 +48,7 @@ def ledger_markdown(rows: list[dict]) -> str:
 
 def write_ledger_report(state_dir: Path | None = None) -> None:
     """Redraw the ledger figure and rewrite the ``hrtem-ledger`` section of BENCHMARKS.md."""
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
     from atomcount.hrtem.training.chunks import STATE_DIR, read_ledger
 
     rows = read_ledger(state_dir or STATE_DIR)

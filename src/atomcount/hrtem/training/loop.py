@@ -276,7 +276,7 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     if step < cfg.steps:
         return None
     final = out / "model.pt"
-    from atomcount.bench.report import machine_description
+    from atomcount.core.provenance import machine_description
 
     if ema:
         model.load_state_dict(ema.state)

@@ -12,8 +12,8 @@ import json
 import time
 from pathlib import Path
 
-from atomcount.bench.report import machine_description
 from atomcount.core.errors import AtomcountError
+from atomcount.core.provenance import machine_description
 from atomcount.hrtem.analysis.count import MODELS_DIR, TRAINED_SAMPLING
 from atomcount.hrtem.microscope import ImagingRanges
 

@@ -33,7 +33,7 @@ VARIANTS = (
 @click.option("--seed", default=0, show_default=True)
 def main(steps, seed):
     """Train every variant for --steps and write the ablation table."""
-    from atomcount.bench.report import write_section
+    from atomcount.core.provenance import write_section
     from atomcount.stem.ppiscs.surrogate.evaluate import errors, make_test_set
     from atomcount.stem.ppiscs.surrogate.features import build_table
     from atomcount.stem.ppiscs.surrogate.train import TRAIN_ALPHAS, export, train

@@ -18,7 +18,7 @@ from atomcount.stem.ppiscs.surrogate import DEFAULT_WEIGHTS
 
 def model_card(weights: Path) -> str:
     """Markdown model card of the weights at ``weights``, with errors measured now."""
-    from atomcount.bench.report import machine_description
+    from atomcount.core.provenance import machine_description
     from atomcount.stem.ppiscs.surrogate import load
     from atomcount.stem.ppiscs.surrogate.evaluate import additivity_error, errors, make_test_set
 

@@ -1,4 +1,9 @@
-"""Write a benchmark's section of ``BENCHMARKS.md`` with the date and the machine."""
+"""Provenance of written results: the machine they were measured on, and the sections of
+``BENCHMARKS.md`` (each with its command, date and machine).
+
+Used by the benchmarks (:mod:`atomcount.bench`), by training and shipping (model cards,
+ledger) and by ``atomcount evaluate``.
+"""
 from __future__ import annotations
 
 import datetime as _dt
