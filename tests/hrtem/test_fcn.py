@@ -20,6 +20,36 @@ def test_rejects_sizes_not_divisible_by_8():
         ColumnFCN(width=4)(torch.zeros(1, 1, 30, 32))
 
 
+@pytest.mark.parametrize("shape", [(32, 32), (48, 64)])
+def test_stride_two_trunk_keeps_full_resolution_maps(shape):
+    net = ColumnFCN(width=4, input_stride=2).eval()
+    assert net.multiple == 16
+    out = net(torch.zeros(2, 1, *shape))
+    assert out["regression"].shape == (2, 1, *shape)
+    assert out["classification"].shape == (2, 16, *shape)
+    with pytest.raises(ValueError, match="divisible by 16"):
+        net(torch.zeros(1, 1, 40, 32))
+    with pytest.raises(ValueError, match="input_stride"):
+        ColumnFCN(width=4, input_stride=3)
+
+
+def test_stride_two_trunk_sees_every_pixel_and_works_at_half_resolution():
+    """Space-to-depth is lossless: changing one pixel changes the output; the first stage's
+    feature maps are half the image's size."""
+    torch.manual_seed(0)
+    net = ColumnFCN(width=4, input_stride=2).eval()
+    x = torch.randn(1, 1, 32, 32)
+    seen = {}
+    net.down[0].register_forward_hook(lambda m, i, o: seen.update(shape=tuple(o.shape)))
+    with torch.no_grad():
+        a = net(x)["classification"]
+        for r, c in ((0, 0), (0, 1), (1, 0), (1, 1)):  # each position within a 2×2 block
+            y = x.clone()
+            y[0, 0, 10 + r, 10 + c] += 1.0
+            assert not torch.allclose(net(y)["classification"], a)
+    assert seen["shape"] == (1, 4, 16, 16)
+
+
 def test_tiny_model_overfits_tiny_set(small_wave, small_particle):
     """Loss on a fixed tiny batch falls by an order of magnitude."""
     from atomcount.hrtem.training.loop import TrainConfig, loss_terms
@@ -42,21 +72,23 @@ def test_tiny_model_overfits_tiny_set(small_wave, small_particle):
     assert float(loss.detach()) < 0.1 * first
 
 
-def test_save_load_round_trip(tmp_path):
-    net = ColumnFCN(width=4).eval()
+@pytest.mark.parametrize("stride", [1, 2])
+def test_save_load_round_trip(tmp_path, stride):
+    net = ColumnFCN(width=4, input_stride=stride).eval()
     save_model(tmp_path / "m.pt", net, {"note": "x"})
     back, meta = load_model(tmp_path / "m.pt")
     x = torch.randn(1, 1, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(net(x)["regression"], back(x)["regression"])
-    assert meta == {"note": "x"}
+    assert meta == {"note": "x"} and back.input_stride == stride
 
 
-def test_folding_batch_norm_keeps_the_outputs():
+@pytest.mark.parametrize("stride", [1, 2])
+def test_folding_batch_norm_keeps_the_outputs(stride):
     from atomcount.hrtem.nn.fcn import fold_batch_norm
 
     torch.manual_seed(0)
-    net = ColumnFCN(width=4)
+    net = ColumnFCN(width=4, input_stride=stride)
     # give every batch norm non-trivial statistics and affine parameters
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
@@ -64,7 +96,7 @@ def test_folding_batch_norm_keeps_the_outputs():
             m.running_var.uniform_(0.5, 2.0)
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
-    x = torch.randn(2, 1, 32, 40)
+    x = torch.randn(2, 1, 32, 48)
     with torch.no_grad():
         ref = net.eval()(x)
         folded = fold_batch_norm(net)
@@ -72,3 +104,13 @@ def test_folding_batch_norm_keeps_the_outputs():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     for k in ref:
         torch.testing.assert_close(got[k], ref[k], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_predict_maps_pads_to_the_networks_multiple(stride):
+    from atomcount.hrtem.analysis.predict import predict_maps
+
+    net = ColumnFCN(width=4, input_stride=stride).eval()
+    height, prob = predict_maps(net, np.random.default_rng(0).normal(size=(37, 50)).astype(np.float32))
+    assert height.shape == (37, 50) and prob.shape == (16, 37, 50)
+    np.testing.assert_allclose(prob.sum(axis=0), 1.0, rtol=1e-5)

@@ -75,6 +75,32 @@ def test_forward_cv_folds_sorted_and_complete():
         assert max(lo) <= min(hi)
 
 
+def test_stride_two_run_starts_from_a_stride_one_model_with_its_trunk(tmp_path, entries):
+    """Carry-over: every trunk tensor but the first convolution comes from the stride-1 model;
+    the first convolution and the heads are new (other shapes); the run trains and saves a
+    stride-2 model."""
+    from atomcount.hrtem.nn.checkpoint import load_model, save_model
+    from atomcount.hrtem.nn.fcn import ColumnFCN
+    from atomcount.hrtem.training.loop import carry_over
+
+    torch.manual_seed(1)
+    source = ColumnFCN(width=4)
+    target = ColumnFCN(width=4, input_stride=2)
+    fresh = carry_over(source, target)
+    assert set(fresh) == {"down.0.0.weight", "regression.weight", "regression.bias", "classification.weight",
+                          "classification.bias"}
+    theirs = source.state_dict()
+    for k, v in target.state_dict().items():
+        if k not in fresh:
+            torch.testing.assert_close(v, theirs[k])
+    assert carry_over(source, ColumnFCN(width=4)) == []
+    save_model(tmp_path / "s1.pt", source, {})
+    cfg = _cfg(tmp_path / "run", 2)
+    cfg.init, cfg.input_stride = str(tmp_path / "s1.pt"), 2
+    model, _ = load_model(train(cfg, progress=False, entries=entries))
+    assert model.input_stride == 2
+
+
 def test_init_from_a_model_of_another_width_is_refused(tmp_path, entries):
     from atomcount.core.errors import AtomcountError
     from atomcount.hrtem.nn.checkpoint import save_model

@@ -51,7 +51,8 @@ def predict_maps(model, image: np.ndarray, device: str = "cpu", *,
                  precision: str = "float32") -> tuple[np.ndarray, np.ndarray]:
     """Height map and class probabilities for a normalised image of any size.
 
-    The image is padded (reflect) to sides divisible by 8 and the output cropped back.
+    The image is padded (reflect) to sides divisible by the network's ``multiple`` (8, or 16
+    for a stride-2 trunk) and the output cropped back.
     ``precision`` (:data:`PRECISIONS`) selects float32 or bfloat16 autocast for the
     network; the outputs are float32 either way.
 
@@ -63,7 +64,8 @@ def predict_maps(model, image: np.ndarray, device: str = "cpu", *,
     import torch
 
     n0, n1 = image.shape
-    p0, p1 = (-n0) % 8, (-n1) % 8
+    m = getattr(model, "multiple", 8)
+    p0, p1 = (-n0) % m, (-n1) % m
     x = np.pad(image, ((0, p0), (0, p1)), mode="reflect") if (p0 or p1) else image
     low = resolve_precision(precision, device) == "bfloat16"
     with torch.no_grad(), torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=low):

@@ -8,7 +8,12 @@ bilinear up-sampling. Two heads on one trunk:
 * ``classification``: 1×1 convolution → 16 logits (background + heights 1…15),
   softmax at inference.
 
-Any input whose sides are divisible by 8 is accepted.
+Any input whose sides are divisible by 8 (16 with ``input_stride=2``) is accepted.
+
+``input_stride=2`` runs the whole trunk at half resolution: the image enters as its 2×2
+pixel blocks stacked into 4 channels (space-to-depth, lossless) and each head predicts the
+2×2 block of its full-resolution map (depth-to-space). At 0.25 Å/px the closest Au columns
+([110], 1.44 Å) are still 2.9 trunk pixels apart, and every stage costs a quarter.
 """
 from __future__ import annotations
 
@@ -51,6 +56,8 @@ class ColumnFCN(nn.Module):
         Channels of the first stage; doubles at each of the three pooling levels.
     n_classes : int
         Classes of the classification head (background + heights).
+    input_stride : {1, 2}
+        Resolution of the trunk relative to the image (see the module docstring).
 
     Examples
     --------
@@ -62,20 +69,32 @@ class ColumnFCN(nn.Module):
 
     levels = 3
 
-    def __init__(self, width: int = 16, n_classes: int = 16) -> None:
+    def __init__(self, width: int = 16, n_classes: int = 16, input_stride: int = 1) -> None:
         super().__init__()
+        if input_stride not in (1, 2):
+            raise ValueError(f"input_stride must be 1 or 2, got {input_stride}")
         w = [width * 2**i for i in range(self.levels + 1)]
         self.width = width
         self.n_classes = n_classes
-        self.down = nn.ModuleList([_Stage(1, w[0])] + [_Stage(w[i], w[i + 1]) for i in range(self.levels)])
+        self.input_stride = input_stride
+        block = input_stride**2
+        self.down = nn.ModuleList([_Stage(block, w[0])] + [_Stage(w[i], w[i + 1]) for i in range(self.levels)])
         self.up = nn.ModuleList([_Stage(w[i + 1] + w[i], w[i]) for i in reversed(range(self.levels))])
-        self.regression = nn.Conv2d(w[0], 1, 1)
-        self.classification = nn.Conv2d(w[0], n_classes, 1)
+        self.regression = nn.Conv2d(w[0], block, 1)
+        self.classification = nn.Conv2d(w[0], n_classes * block, 1)
+
+    @property
+    def multiple(self) -> int:
+        """Input sides must be multiples of this (pixels)."""
+        return 2**self.levels * self.input_stride
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Map images (B, 1, H, W) to ``{"regression": (B,1,H,W), "classification": logits}``."""
-        if x.shape[-1] % 8 or x.shape[-2] % 8:
-            raise ValueError(f"input sides must be divisible by 8, got {tuple(x.shape[-2:])}")
+        m = self.multiple
+        if x.shape[-1] % m or x.shape[-2] % m:
+            raise ValueError(f"input sides must be divisible by {m}, got {tuple(x.shape[-2:])}")
+        if self.input_stride > 1:
+            x = F.pixel_unshuffle(x, self.input_stride)
         skips = []
         for i, stage in enumerate(self.down):
             x = stage(x)
@@ -86,11 +105,14 @@ class ColumnFCN(nn.Module):
             skip = skips.pop()
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = stage(torch.cat([x, skip], dim=1))
-        return {"regression": F.relu(self.regression(x)), "classification": self.classification(x)}
+        reg, cls = self.regression(x), self.classification(x)
+        if self.input_stride > 1:
+            reg, cls = F.pixel_shuffle(reg, self.input_stride), F.pixel_shuffle(cls, self.input_stride)
+        return {"regression": F.relu(reg), "classification": cls}
 
     def config(self) -> dict:
         """Constructor arguments (stored in checkpoints)."""
-        return {"width": self.width, "n_classes": self.n_classes}
+        return {"width": self.width, "n_classes": self.n_classes, "input_stride": self.input_stride}
 
 
 def fold_batch_norm(model: ColumnFCN) -> ColumnFCN:

@@ -101,6 +101,7 @@ class TrainConfig:
     batch: int = 8
     crop: int = 128
     width: int = 16
+    input_stride: int = 1
     lr: float = 2e-3
     weight_decay: float = 1e-4
     class_weight: float = 1.0
@@ -120,6 +121,25 @@ class TrainConfig:
     checkpoint_seconds: float = 600.0
     precision: str = "float32"
     ema_decay: float = 0.0
+
+
+def carry_over(source: torch.nn.Module, target: torch.nn.Module) -> list[str]:
+    """Copy into ``target`` every entry of ``source``'s state with the same name and shape.
+
+    Between networks of the same architecture that is all of it. From a stride-1 to a
+    stride-2 network (:class:`~atomcount.hrtem.nn.fcn.ColumnFCN` ``input_stride``) the trunk
+    carries over; the first convolution (4 input channels instead of 1) and the heads (2×2
+    outputs per trunk pixel) keep their fresh initialisation.
+
+    Returns
+    -------
+    list of str
+        Names of the target's entries that were not carried over.
+    """
+    mine, theirs = target.state_dict(), source.state_dict()
+    fresh = [k for k, v in mine.items() if k not in theirs or theirs[k].shape != v.shape]
+    target.load_state_dict({k: (v if k in fresh else theirs[k]) for k, v in mine.items()})
+    return fresh
 
 
 def loss_terms(out: dict, height: torch.Tensor, classes: torch.Tensor, cfg: TrainConfig) -> dict:
@@ -201,14 +221,14 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     torch.manual_seed(cfg.seed)
     stream = HRTEMStream(entries if entries is not None else load_entries(cfg.data), crop=cfg.crop,
                          particle_bias=cfg.particle_bias, detector_mix=cfg.detector_mix)
-    model = ColumnFCN(width=cfg.width).to(cfg.device)
+    model = ColumnFCN(width=cfg.width, input_stride=cfg.input_stride).to(cfg.device)
     if cfg.init:
         from atomcount.hrtem.nn.checkpoint import load_model
 
         start, _ = load_model(cfg.init, cfg.device)
         if start.width != cfg.width:
             raise AtomcountError(f"--init model has width {start.width}, not {cfg.width}")
-        model.load_state_dict(start.state_dict())
+        carry_over(start, model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, cpu = 0, 0.0, 0.0
     ckpt = out / "checkpoint.pt"
