@@ -109,6 +109,11 @@ def test_cli_count_writes_outputs(tiny_model, tmp_path):
     lines = (out / "columns.csv").read_text().splitlines()
     assert lines[0].split(",")[:2] == ["x_A", "y_A"] and len(lines) == summary["columns"] + 1
     assert (out / "overlay.png").stat().st_size > 0 and (out / "columns_3d.png").stat().st_size > 0
+    assert summary["tta"] is False
+    r = _cli("count", "frame.npy", "--pixel-size", "0.255", "--model", tiny_model, "--out", "tta", "--tta",
+             "--no-figures", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "tta" / "frame" / "summary.json").read_text())["tta"] is True
 
 
 def test_cli_count_stack_counts_every_frame(tiny_model, tmp_path):

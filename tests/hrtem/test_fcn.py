@@ -114,3 +114,28 @@ def test_predict_maps_pads_to_the_networks_multiple(stride):
     height, prob = predict_maps(net, np.random.default_rng(0).normal(size=(37, 50)).astype(np.float32))
     assert height.shape == (37, 50) and prob.shape == (16, 37, 50)
     np.testing.assert_allclose(prob.sum(axis=0), 1.0, rtol=1e-5)
+
+
+def test_symmetry_average_of_an_equivariant_map_is_the_map_and_of_any_network_is_invariant():
+    """An identity 'network' (maps = the image) is equivariant: its 8-fold average is itself.
+    A random network's averaged maps are equivariant: transposing the image transposes them."""
+    from atomcount.hrtem.analysis.predict import predict_maps
+
+    class Echo(torch.nn.Module):
+        multiple = 8
+
+        def forward(self, x):
+            return {"regression": x, "classification": torch.cat([x, -x], dim=1)}
+
+    image = np.random.default_rng(1).normal(size=(40, 56)).astype(np.float32)
+    h, p = predict_maps(Echo(), image, tta=True)
+    np.testing.assert_allclose(h, image, rtol=1e-6, atol=1e-6)
+    h0, p0 = predict_maps(Echo(), image)
+    np.testing.assert_allclose(p, p0, rtol=1e-6, atol=1e-6)
+    torch.manual_seed(0)
+    net = ColumnFCN(width=4).eval()
+    h, p = predict_maps(net, image[:, :40], tta=True)
+    ht, pt = predict_maps(net, np.ascontiguousarray(image[:, :40].T), tta=True)
+    np.testing.assert_allclose(ht, h.T, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pt, p.transpose(0, 2, 1), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(predict_maps(net, image[:, :40])[1], p, atol=1e-4)  # the plain maps differ

@@ -20,9 +20,11 @@ import click
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
               help="Network arithmetic; auto = bfloat16 on CPUs with native bfloat16 (about 2x faster), else float32.")
+@click.option("--tta", is_flag=True,
+              help="Average the network over the 8 symmetries of the square (8x slower; see BENCHMARKS.md).")
 @click.option("--min-cluster", type=int, default=16, show_default=True,
               help="Drop groups of fewer columns linked within 3.2 Å (spurious peaks in vacuum); 0 keeps all.")
-def count(files, pixel_size, head, model_path, out, no_figures, device, precision, min_cluster) -> None:
+def count(files, pixel_size, head, model_path, out, no_figures, device, precision, tta, min_cluster) -> None:
     """Count the atoms in every column of each image in FILES.
 
     Reads .dm3 .dm4 .emd .ser .mrc .tif .png .npy .npz. A file holding a stack
@@ -43,7 +45,7 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, precisio
     total = 0
     for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
         res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster,
-                           precision=precision)
+                           precision=precision, tta=tta)
         if res.focus_sign != "underfocus":
             why = ("the Fresnel fringe at the particle edge is dark: the image may be overfocused"
                    if res.focus_sign == "overfocus" else "the focus sign could not be read from the particle edge")

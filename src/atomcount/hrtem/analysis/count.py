@@ -61,6 +61,8 @@ class CountResult:
         What the Fresnel fringe at the particle edge says (:mod:`atomcount.hrtem.analysis.focus`).
     precision : str
         Arithmetic the network ran in (``"float32"`` or ``"bfloat16"``).
+    tta : bool
+        The maps were averaged over the eight symmetries of the square.
     """
 
     x_px: np.ndarray
@@ -77,6 +79,7 @@ class CountResult:
     focus_sign: str = "unchecked"
     focus_z: float = float("nan")
     precision: str = "float32"
+    tta: bool = False
 
     def __len__(self) -> int:
         return len(self.height)
@@ -100,7 +103,7 @@ class CountResult:
                 "mean_confidence": float(self.confidence.mean()) if len(self) else None,
                 "low_confidence_columns": int(np.sum(self.confidence < LOW_CONFIDENCE)),
                 "pixel_size_A": self.pixel_size, "head": self.head, "model": self.model,
-                "precision": self.precision,
+                "precision": self.precision, "tta": self.tta,
                 "focus_sign": self.focus_sign,
                 "focus_z": None if not np.isfinite(self.focus_z) else round(float(self.focus_z), 2)}
 
@@ -147,6 +150,7 @@ def count_columns(
     min_cluster: int = MIN_CLUSTER,
     keep_probabilities: bool = False,
     precision: str = "auto",
+    tta: bool = False,
 ) -> CountResult:
     """Count the atoms in every column of an HRTEM image.
 
@@ -176,6 +180,9 @@ def count_columns(
         Arithmetic of the network; ``"auto"`` is bfloat16 on CPUs with native bfloat16
         (about twice as fast; what it changes is measured in BENCHMARKS.md) and float32
         elsewhere.
+    tta : bool
+        Average the network's maps over the eight symmetries of the square (8× the network
+        time; what it changes is measured in BENCHMARKS.md, section ``hrtem-wholeframe-tta``).
 
     Returns
     -------
@@ -198,7 +205,7 @@ def count_columns(
     if min(work.shape) < 32:
         raise AtomcountError(f"image is {image.shape[0]}×{image.shape[1]} px; at least 32×32 px at "
                              f"{target:.3f} Å/px ({32 * target:.0f} Å) is needed")
-    hmap, probs = predict_maps(net, work, device, precision=precision)
+    hmap, probs = predict_maps(net, work, device, precision=precision, tta=tta)
     est = (columns_from_regression(hmap, target, calibration=getattr(net, "height_calibration", None))
            if head == "regression" else columns_from_classes(probs, target))
     est = calibrate_confidence(net, head, drop_small_clusters(est, target, min_cluster))
@@ -211,7 +218,7 @@ def count_columns(
         x_px=cols, y_px=rows, x_A=cols * pixel_size, y_A=rows * pixel_size,
         height=est.height, confidence=est.confidence, pixel_size=float(pixel_size), head=head,
         model=str(model or DEFAULT_MODEL.name), height_map=hmap if keep_maps else None,
-        probabilities=class_p, focus_sign=focus.sign, focus_z=focus.z, precision=precision,
+        probabilities=class_p, focus_sign=focus.sign, focus_z=focus.z, precision=precision, tta=tta,
     )
 
 

@@ -141,7 +141,7 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
                          detectors=DETECTORS, decades=DOSE_DECADES, min_cluster: int = MIN_CLUSTER,
                          defocus: tuple[float, float] | None = None, device: str = "cpu",
                          precision: str = "float32", threshold: float | None = None,
-                         progress: bool = True) -> WholeFrameRecords:
+                         tta: bool = False, progress: bool = True) -> WholeFrameRecords:
     """Image every entry in every dose decade with every detector model and score each head.
 
     Parameters
@@ -171,6 +171,8 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
         trained, by default so that the ledger's rows compare.
     threshold : float, optional
         Detection threshold of the classification head (:func:`atomcount.hrtem.analysis.predict.predict_columns`).
+    tta : bool
+        Average the network over the eight symmetries of the square (:func:`atomcount.hrtem.analysis.predict.predict_maps`).
     progress : bool
         Show a progress bar.
     """
@@ -191,7 +193,7 @@ def evaluate_wholeframes(model, entries: list, *, seed: int = 77, heads=("regres
         params = replace(base, dose=decades[d]).sample(rng)
         image = render_image(wave, params, rng, mtf_on=detectors[k])
         est = predict_columns(model, image, params.sampling, heads=heads, device=device, min_cluster=min_cluster,
-                              precision=precision, threshold=threshold)
+                              precision=precision, threshold=threshold, tta=tta)
         z = focus_sign(image, params.sampling).z
         key = {"detector": detectors[k], "decade": decade_name(decades[d]), "zone": str(info.get("zone")),
                "family": str(info.get("family", "wulff"))}
