@@ -83,6 +83,25 @@ def test_new_state_dir_gets_the_committed_recipe(tmp_path):
     assert chunks.load_recipe(tmp_path / "fresh") == replace(chunks.RECIPE)
 
 
+def test_restart_needs_a_finished_run_and_keeps_the_cpu_hours(tmp_path, entries):
+    d = _state(tmp_path, "run")
+    cfg = json.loads((d / "recipe.json").read_text())
+    (d / "recipe.json").write_text(json.dumps(cfg | {"steps": 2}))
+    with pytest.raises(AtomcountError, match="at step 0 of 2"):
+        chunks.restart_run(d)
+    first = chunks.run_chunk(steps=2, state_dir=d, entries=entries, progress=False)
+    assert first["finished"]
+    (d / "ledger.csv").write_text("kept\n")
+    info = chunks.restart_run(d)
+    assert info["previous_steps"] == 2 and info["cpu_hours_before"] == pytest.approx(first["cpu_hours"])
+    assert not (d / "checkpoint.pt").exists() and (d / "ledger.csv").read_text() == "kept\n"
+    assert chunks.load_recipe(d) == chunks.RECIPE  # the committed recipe is the new run's
+    # the new run's CPU-hours add to the old ones (a tiny stand-in recipe, to keep the test fast)
+    (d / "recipe.json").write_text(json.dumps(cfg | {"steps": 1, "seed": 5}))
+    second = chunks.run_chunk(steps=1, state_dir=d, entries=entries, progress=False)
+    assert second["steps"] == 1 and second["cpu_hours"] > info["cpu_hours_before"]
+
+
 def test_ledger_append_and_best_shipped(tmp_path):
     from atomcount.hrtem.evaluation.wholeframe import WholeFrameRecords
 

@@ -11,14 +11,20 @@ import click
               help="Processes simulating missing data sets before training.")
 @click.option("--skip-eval", is_flag=True, help="Train only; no ledger row, no shipping.")
 @click.option("--no-ship", is_flag=True, help="Evaluate and log, but never replace the shipped model.")
-def train_continue(hours, threads, workers, skip_eval, no_ship) -> None:
+@click.option("--restart", is_flag=True,
+              help="The run has finished: start a new one of the committed recipe (the ledger continues).")
+def train_continue(hours, threads, workers, skip_eval, no_ship, restart) -> None:
     """Resume the committed run in training/hrtem, train for HOURS, evaluate, log, ship when better.
 
     Stops cleanly on SIGTERM/SIGINT (checkpoint written); rerun to continue. Commit
     training/hrtem (and src/atomcount/models when shipped) afterwards.
     """
-    from atomcount.hrtem.training.chunks import STATE_DIR, ensure_train_sets, read_ledger, run_chunk
+    from atomcount.hrtem.training.chunks import STATE_DIR, ensure_train_sets, read_ledger, restart_run, run_chunk
 
+    if restart:
+        info = restart_run(STATE_DIR)
+        click.echo(f"run of seed {info['previous_seed']} ended at step {info['previous_steps']}; a new run starts "
+                   f"({info['cpu_hours_before']:.2f} CPU-hours before it)")
     ensure_train_sets(workers)
     if not skip_eval and not read_ledger():
         click.echo("no ledger yet: evaluating the shipped model as the baseline row")
