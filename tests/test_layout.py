@@ -146,3 +146,13 @@ def test_rule_catches_a_violation():
     assert violations(graph, transitive=False) == ["atomcount.core.a -> atomcount.bench.b"]
     assert violations(graph, transitive=True) == [
         "atomcount.core.a -> atomcount.bench.b", "atomcount.hrtem.d -> atomcount.io.c -> atomcount.stem.e"]
+
+
+def test_every_benchmark_module_runs_as_a_script():
+    """``python -m atomcount.bench.<name>`` is each benchmark's documented command: each module ends in a main guard."""
+    import atomcount.bench
+
+    folder = Path(atomcount.bench.__file__).parent
+    missing = [p.name for p in folder.glob("*.py")
+               if p.stem not in ("__init__", "__main__") and 'if __name__ == "__main__":' not in p.read_text()]
+    assert missing == []

@@ -249,3 +249,7 @@ GPU timing: section `hrtem-inference-gpu` (written by `--gpu-timing-only` on a m
 """
     write_section("hrtem-inference", "HRTEM column heights: inference time", body, cmd)
     print(body)
+
+
+if __name__ == "__main__":
+    main()
