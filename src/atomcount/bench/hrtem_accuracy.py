@@ -19,16 +19,17 @@ TARGET = {"regression": 0.95, "classification": 0.93}
 
 
 def _timing_frame() -> tuple[np.ndarray, float]:
-    """A 512×512 frame full of columns: the first particle of the whole-frame trust set
-    (simulated if missing), imaged at 1e4 e⁻/Å² with Table 1 settings, cut or padded to 512²."""
+    """A 512×512 frame full of columns: the first particle of the first whole-frame trust set
+    (that set simulated if missing), imaged at 1e4 e⁻/Å² with Table 1 settings, cut or padded to 512²."""
     from dataclasses import replace
 
     from atomcount.bench.hrtem_wholeframe import ensure_wholeframe_sets
+    from atomcount.hrtem.evaluation.wholeframe import WHOLEFRAME_SETS
     from atomcount.hrtem.imaging import render_image
     from atomcount.hrtem.microscope import ImagingRanges
     from atomcount.hrtem.training.stream import load_entries
 
-    wave, _, _ = load_entries(ensure_wholeframe_sets(workers=2)[:1], indices=[0])[0]
+    wave, _, _ = load_entries(ensure_wholeframe_sets(workers=2, sets=WHOLEFRAME_SETS[:1]), indices=[0])[0]
     rng = np.random.default_rng(5)
     params = replace(ImagingRanges(), dose=(1e4, 1e4)).sample(rng)
     image = render_image(wave, params, rng)[:512, :512]
