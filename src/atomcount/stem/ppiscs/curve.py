@@ -17,9 +17,15 @@ from atomcount.stem.ppiscs.simulation import MAX_CONVERGENCE, MAX_OUTER, MIN_INN
 
 
 def _from_library(element: str, zone: str, voltage_kv: float, convergence_mrad: float, inner_mrad: float,
-                  outer_mrad: float, rmsd: float, library: str | os.PathLike | None = None) -> np.ndarray:
-    """PPISCS from the simulated library, linear in rmsd between the two nearest entries."""
+                  outer_mrad: float, rmsd: float, library: str | os.PathLike | None = None,
+                  slicing_correction: bool = False) -> np.ndarray:
+    """PPISCS from the simulated library, linear in rmsd between the two nearest entries; with
+    ``slicing_correction`` each entry is first corrected to converged slicing
+    (:mod:`atomcount.stem.ppiscs.slicing_correction`; [100] at the table's voltages only)."""
     from atomcount.stem.ppiscs.library import library_dir, list_entries, read_entry
+    from atomcount.stem.ppiscs.slicing_correction import load_correction
+
+    correction = load_correction() if slicing_correction else None
 
     entries = [d for d in list_entries(library) if d["element"] == element and d["zone"] == zone]
     at_voltage = [d for d in entries if np.isclose(d["voltage"], voltage_kv)]
@@ -48,6 +54,8 @@ def _from_library(element: str, zone: str, voltage_kv: float, convergence_mrad: 
     for r, f in zip(picks, fractions):
         d = next(d for d in at_voltage if np.isclose(float(d["rmsd"]), r))
         entry = read_entry(d["path"])
+        if correction is not None:
+            entry = correction.apply(entry)
         if outer_mrad > entry.max_angle + 1e-9:
             raise AtomcountError(f"outer angle {outer_mrad} mrad beyond the library's {entry.max_angle:g} mrad")
         if convergence_mrad > entry.max_convergence + 1e-9:
@@ -111,7 +119,9 @@ def ppiscs_curve(
     cs_um : float
         Spherical aberration (µm); drops out for the same reason.
     **options
-        Passed to the source (``library=`` a library directory for "library").
+        Passed to the source: for "library", ``library=`` a library directory and
+        ``slicing_correction=True`` to correct the entries to converged slicing
+        (:mod:`atomcount.stem.ppiscs.slicing_correction`).
 
     Returns
     -------

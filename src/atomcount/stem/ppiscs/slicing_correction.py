@@ -1,0 +1,161 @@
+"""Correction of the library's one slice per plane to converged slicing, per element and voltage.
+
+The library puts every atom whole into the slice of its plane, which reads heavy columns a few
+per cent low at HAADF (BENCHMARKS.md, ``ppiscs-columns``); converging every entry would cost
+370–740× its CPU. The affordable path measured here: in one projected [100] cell with one
+frozen-phonon configuration, simulate a column of :data:`TABLE_ATOMS` atoms twice — with the
+library's scheme at the library's sampling, and with :data:`REFERENCE_SLICE` Å slices at
+:data:`REFERENCE_SAMPLING` Å (:func:`atomcount.stem.ppiscs.column_slicing.simulate_sliced`) — and
+keep, per thickness and per :data:`BIN_WIDTH` mrad band of scattering angle, the ratio of the
+aperture-averaged ring intensities (α = :data:`TABLE_ALPHA` mrad). Both runs share the phonon
+configuration, so the ratio is free of most phonon noise.
+
+A factor that depends on the ring and thickness only (not on the tilt) commutes with the aperture
+average, so it is applied to an entry's stored intensities once (:meth:`SlicingCorrection.apply`):
+every PPISCS formed from the corrected entry, for any α and detector, carries it. Thicker
+columns than the table's use its last row (for Au at 300 kV the library's error at 61 atoms is
+within 0.5 % of that at 20, BENCHMARKS.md ``ppiscs-columns``); angles beyond its last band use
+that band's factor. Elements, voltages and zones outside the table are refused.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from atomcount.core.errors import AtomcountError
+
+#: Shipped table (regenerate with ``python -m atomcount.bench.ppiscs_columns --correction``).
+DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "data" / "ppiscs_slicing_correction.npz"
+#: Slices (Å) and lateral sampling (Å) of the reference run.
+REFERENCE_SLICE = 0.025
+REFERENCE_SAMPLING = 0.01
+#: Atoms per column of the table's runs.
+TABLE_ATOMS = 20
+#: Convergence semi-angle (mrad) at which the aperture-averaged rings are compared.
+TABLE_ALPHA = 21.0
+#: Width (mrad) of the scattering-angle bands the ratio is taken over: wide enough to hold a
+#: ring of Bragg beams whatever the tilt smearing, narrow enough to follow the angular trend.
+BIN_WIDTH = 10.0
+#: Zone axis the table was measured along.
+TABLE_ZONE = "100"
+
+
+def band_factors(library_rings: np.ndarray, reference_rings: np.ndarray, ring_width: float,
+                 bin_width: float = BIN_WIDTH) -> np.ndarray:
+    """Reference over library intensity per thickness and angular band.
+
+    Parameters
+    ----------
+    library_rings, reference_rings : ndarray (n_atoms, n_rings)
+        Aperture-averaged ring intensities of the two runs (rings of ``ring_width`` mrad from 0);
+        the shorter ring axis is padded with zeros.
+    ring_width : float
+        Ring width (mrad).
+    bin_width : float
+        Band width (mrad), a multiple of ``ring_width``.
+
+    Returns
+    -------
+    ndarray (n_atoms, n_bands)
+        Factors; 1 where the library holds no intensity in a band.
+    """
+    per_bin = int(round(bin_width / ring_width))
+    if per_bin < 1 or not np.isclose(per_bin * ring_width, bin_width):
+        raise AtomcountError(f"band width {bin_width} mrad is not a multiple of the ring width {ring_width} mrad")
+    n = max(library_rings.shape[1], reference_rings.shape[1])
+    n_bins = -(-n // per_bin)
+
+    def banded(rings: np.ndarray) -> np.ndarray:
+        padded = np.zeros((rings.shape[0], n_bins * per_bin))
+        padded[:, : rings.shape[1]] = rings
+        return padded.reshape(rings.shape[0], n_bins, per_bin).sum(-1)
+
+    lib, ref = banded(np.asarray(library_rings, float)), banded(np.asarray(reference_rings, float))
+    return np.where(lib > 0, ref / np.where(lib > 0, lib, 1.0), 1.0)
+
+
+@dataclass(frozen=True)
+class SlicingCorrection:
+    """Factors from the library's scheme to converged slicing.
+
+    Attributes
+    ----------
+    elements : tuple of str
+    voltages : tuple of float
+        kV.
+    factor : ndarray (n_elements, n_voltages, n_atoms, n_bands)
+        Multiplies the ring intensities of an entry after 1…n_atoms atoms, band j covering
+        [j·bin_width, (j+1)·bin_width) mrad.
+    bin_width : float
+        mrad.
+    zone : str
+        Zone axis the factors were measured along.
+    """
+
+    elements: tuple[str, ...]
+    voltages: tuple[float, ...]
+    factor: np.ndarray
+    bin_width: float = BIN_WIDTH
+    zone: str = TABLE_ZONE
+
+    def __post_init__(self) -> None:
+        if self.factor.shape[:2] != (len(self.elements), len(self.voltages)):
+            raise AtomcountError(f"slicing correction: factor shape {self.factor.shape} does not match "
+                                 f"{len(self.elements)} elements × {len(self.voltages)} voltages")
+
+    def ring_factors(self, element: str, zone: str, voltage: float, n_atoms: int, n_rings: int,
+                     ring_width: float) -> np.ndarray:
+        """Factor (n_atoms, n_rings) for an entry's rings of ``ring_width`` mrad."""
+        if zone != self.zone:
+            raise AtomcountError(f"the slicing correction was measured along [{self.zone}] only, not [{zone}]")
+        if element not in self.elements:
+            raise AtomcountError(f"no slicing correction for {element}; the table holds {', '.join(self.elements)}")
+        kv = np.isclose(np.asarray(self.voltages), voltage)
+        if not kv.any():
+            raise AtomcountError(f"no slicing correction for {element} at {voltage:g} kV; the table holds "
+                                 f"{', '.join(f'{v:g}' for v in self.voltages)} kV")
+        table = self.factor[self.elements.index(element), int(np.argmax(kv))]
+        rows = table[np.minimum(np.arange(n_atoms), table.shape[0] - 1)]
+        centres = (np.arange(n_rings) + 0.5) * ring_width
+        bands = np.minimum((centres // self.bin_width).astype(int), table.shape[1] - 1)
+        return rows[:, bands]
+
+    def apply(self, entry):
+        """A copy of a :class:`~atomcount.stem.ppiscs.library.LibraryEntry` with corrected intensities.
+
+        The factor multiplies every wave's rings alike (it does not depend on the tilt), so the
+        corrected entry's PPISCS for any α and detector is the correction of its rings.
+        """
+        n_atoms, n_rings = entry.intensity.shape[1:]
+        f = self.ring_factors(entry.entry.element, entry.entry.zone, entry.entry.voltage, n_atoms, n_rings,
+                              float(entry.attrs["ring_width"]))
+        return replace(entry, intensity=(entry.intensity * f[None]).astype(entry.intensity.dtype),
+                       batch_totals=(entry.batch_totals * f[None]).astype(entry.batch_totals.dtype),
+                       attrs={**entry.attrs, "slicing_correction": f"{REFERENCE_SLICE} Å slices, {self.bin_width:g} mrad bands"})
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the table atomically (``.npz``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez_compressed(tmp, elements=np.array(self.elements), voltages=np.array(self.voltages, float),
+                            factor=self.factor.astype(np.float32), bin_width=self.bin_width, zone=self.zone)
+        os.replace(tmp, path)
+        return path
+
+
+def load_correction(path: str | os.PathLike | None = None) -> SlicingCorrection:
+    """Read a table written by :meth:`SlicingCorrection.save`; the shipped one by default."""
+    p = Path(path) if path is not None else DEFAULT_TABLE
+    if not p.exists():
+        raise AtomcountError(f"slicing-correction table {p} not found; build it with "
+                             "`python -m atomcount.bench.ppiscs_columns --correction`")
+    try:
+        with np.load(p) as z:
+            return SlicingCorrection(tuple(str(e) for e in z["elements"]), tuple(float(v) for v in z["voltages"]),
+                                     z["factor"].astype(float), float(z["bin_width"]), str(z["zone"]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise AtomcountError(f"{p} is not a slicing-correction table ({exc})") from None

@@ -1,0 +1,94 @@
+"""Slicing correction: band ratios, their application to library entries, the table file."""
+import numpy as np
+import pytest
+
+from atomcount.core.errors import AtomcountError
+from atomcount.stem.ppiscs.library import DEFAULT_LIBRARY, read_entry, ring_integral
+from atomcount.stem.ppiscs.slicing_correction import SlicingCorrection, band_factors, load_correction
+
+
+def _rings(seed, n_atoms=6, n_rings=95):
+    return np.random.default_rng(seed).uniform(0.1, 1.0, (n_atoms, n_rings))
+
+
+def test_identical_runs_need_no_correction():
+    r = _rings(0)
+    np.testing.assert_allclose(band_factors(r, r, 1.0), 1.0, rtol=1e-12)
+
+
+def test_corrected_library_equals_the_reference_on_whole_bands():
+    lib, ref = _rings(1), _rings(2, n_rings=103)  # the reference reaches higher angles
+    f = band_factors(lib, ref, 1.0, bin_width=10.0)
+    assert f.shape == (6, 11)
+    per_ring = np.repeat(f, 10, axis=1)[:, : lib.shape[1]]
+    for inner, outer in ((0.0, 10.0), (20.0, 60.0), (40.0, 90.0)):
+        np.testing.assert_allclose(ring_integral(lib * per_ring, inner, outer, 1.0),
+                                   ring_integral(ref, inner, outer, 1.0), rtol=1e-12)
+
+
+def test_band_without_library_intensity_keeps_factor_one():
+    lib, ref = _rings(3), _rings(4)
+    lib[:, 30:40] = 0.0
+    assert np.all(band_factors(lib, ref, 1.0, 10.0)[:, 3] == 1.0)
+
+
+def test_band_width_must_be_a_multiple_of_the_ring_width():
+    with pytest.raises(AtomcountError, match="multiple"):
+        band_factors(_rings(0), _rings(0), 1.0, bin_width=2.5 + 1e-3)
+
+
+def _table(factor=None):
+    f = np.arange(1, 1 + 2 * 1 * 3 * 4, dtype=float).reshape(2, 1, 3, 4) if factor is None else factor
+    return SlicingCorrection(("Al", "Au"), (300.0,), f, bin_width=10.0)
+
+
+def test_ring_factors_extend_the_last_row_and_band():
+    t = _table()
+    f = t.ring_factors("Au", "100", 300.0, n_atoms=5, n_rings=60, ring_width=1.0)
+    assert f.shape == (5, 60)
+    au = t.factor[1, 0]
+    assert np.all(f[:3, :10] == au[:, :1]) and np.all(f[3:] == f[2])  # 4 and 5 atoms: the 3-atom row
+    assert np.all(f[:3, 30:40] == au[:, 3:4]) and np.all(f[:3, 40:] == au[:, 3:4])  # beyond 40 mrad: last band
+
+
+@pytest.mark.parametrize("element,zone,voltage,match", [("Pb", "100", 300.0, "Pb"), ("Au", "110", 300.0, r"\[110\]"),
+                                                        ("Au", "100", 80.0, "80 kV")])
+def test_outside_the_table_is_refused(element, zone, voltage, match):
+    with pytest.raises(AtomcountError, match=match):
+        _table().ring_factors(element, zone, voltage, 3, 40, 1.0)
+
+
+def test_mismatched_table_shape_is_refused():
+    with pytest.raises(AtomcountError, match="shape"):
+        SlicingCorrection(("Au",), (300.0, 200.0), np.ones((1, 1, 3, 4)))
+
+
+def test_applied_to_an_entry_it_commutes_with_the_aperture_average():
+    entry = read_entry(DEFAULT_LIBRARY / "Au_100_300kV_rmsd0.0850.h5")
+    factor = np.ones((2, 1, 20, 30))
+    factor[1, 0] = np.linspace(0.9, 1.1, 30)[None] * np.linspace(1.0, 1.05, 20)[:, None]
+    t = _table(factor)
+    corrected = t.apply(entry)
+    f = t.ring_factors("Au", "100", 300.0, entry.n_atoms, entry.intensity.shape[2], float(entry.attrs["ring_width"]))
+    for alpha in (17.5, 30.0):
+        np.testing.assert_allclose(corrected.weighted_rings(alpha), entry.weighted_rings(alpha) * f, rtol=2e-6)
+    assert entry.intensity is not corrected.intensity  # the entry read stays as it was
+    assert "slicing_correction" in corrected.attrs and "slicing_correction" not in entry.attrs
+
+
+def test_a_constant_factor_scales_every_ppiscs():
+    entry = read_entry(DEFAULT_LIBRARY / "Al_100_300kV_rmsd0.0850.h5")
+    corrected = _table(np.full((2, 1, 3, 4), 0.97)).apply(entry)
+    np.testing.assert_allclose(corrected.ppiscs(21.0, 46.0, 190.0), 0.97 * entry.ppiscs(21.0, 46.0, 190.0), rtol=2e-6)
+
+
+def test_table_round_trip_and_bad_files(tmp_path):
+    t = _table()
+    back = load_correction(t.save(tmp_path / "c.npz"))
+    assert back.elements == t.elements and back.voltages == t.voltages and back.zone == "100"
+    np.testing.assert_allclose(back.factor, t.factor, rtol=1e-7)
+    with pytest.raises(AtomcountError, match="not found"):
+        load_correction(tmp_path / "missing.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a table")
+    with pytest.raises(AtomcountError, match="not a slicing-correction table"):
+        load_correction(tmp_path / "bad.npz")
