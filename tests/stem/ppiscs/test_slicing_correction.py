@@ -18,7 +18,7 @@ def test_identical_runs_need_no_correction():
 
 def test_corrected_library_equals_the_reference_on_whole_bands():
     lib, ref = _rings(1), _rings(2, n_rings=103)  # the reference reaches higher angles
-    f = band_factors(lib, ref, 1.0, bin_width=10.0)
+    f = band_factors(lib, ref, 1.0, bin_width=10.0, max_angle=250.0)
     assert f.shape == (6, 11)
     per_ring = np.repeat(f, 10, axis=1)[:, : lib.shape[1]]
     for inner, outer in ((0.0, 10.0), (20.0, 60.0), (40.0, 90.0)):
@@ -30,6 +30,11 @@ def test_band_without_library_intensity_keeps_factor_one():
     lib, ref = _rings(3), _rings(4)
     lib[:, 30:40] = 0.0
     assert np.all(band_factors(lib, ref, 1.0, 10.0)[:, 3] == 1.0)
+
+
+def test_bands_from_the_largest_angle_on_are_left_alone():
+    f = band_factors(_rings(5, n_rings=250), _rings(6, n_rings=250), 1.0, 10.0, max_angle=150.0)
+    assert np.all(f[:, 15:] == 1.0) and np.all(f[:, :15] != 1.0)
 
 
 def test_band_width_must_be_a_multiple_of_the_ring_width():
@@ -92,3 +97,4 @@ def test_table_round_trip_and_bad_files(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a table")
     with pytest.raises(AtomcountError, match="not a slicing-correction table"):
         load_correction(tmp_path / "bad.npz")
+
