@@ -30,6 +30,7 @@ from atomcount.stem.ppiscs.simulation import Entry, SimulationSettings
 from atomcount.stem.ppiscs.slicing_correction import (
     BIN_WIDTH,
     DEFAULT_TABLE,
+    MAX_ANGLE,
     REFERENCE_SAMPLING,
     REFERENCE_SLICE,
     TABLE_ALPHA,
@@ -268,10 +269,12 @@ test the transfer from {TABLE_ALPHA:g} mrad). CPU seconds of all runs on one thr
 {chr(10).join(rows)}
 
 Reading: where "after" is below "before" the table removes a systematic error that one configuration's
-runs share with another's; where it is not (the 150–250 mrad detector of heavy elements), the library's
-deviation there is mostly configuration-specific aliasing at its sampling, which averages over the entries'
-8 configurations but which a table from {n_cfg} cannot remove. Not measured here: the transfer to thicker
-columns (beyond {TABLE_ATOMS} atoms the last row is used), to other rmsd, and to [110] (refused)."""
+runs share with another's; what is left (and rows where "after" stays at "before") is the part that
+changes from one configuration to the next. Bands from {MAX_ANGLE:g} mrad keep the factor 1, so the 150–250 mrad
+detector is left as it was: there the library's deviation is mostly configuration-specific aliasing at its
+sampling, which averages over the entries' 8 configurations but which a table from {n_cfg} would over-correct.
+Not measured here: the transfer to thicker columns (beyond {TABLE_ATOMS} atoms the last row is used), to other
+rmsd, and to [110] (refused)."""
     write_section("ppiscs-slicing-correction", "PPISCS: slicing correction of the library, per element and voltage",
                   body, f"{COMMAND} --correction")
 

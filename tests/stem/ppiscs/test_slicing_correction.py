@@ -98,3 +98,25 @@ def test_table_round_trip_and_bad_files(tmp_path):
     with pytest.raises(AtomcountError, match="not a slicing-correction table"):
         load_correction(tmp_path / "bad.npz")
 
+
+
+def test_shipped_table_holds_every_element_of_paper_001_at_300_kv():
+    t = load_correction()
+    assert set(t.elements) == {"Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au", "Pb"} and t.zone == "100" and 300.0 in t.voltages
+    assert np.all(np.isfinite(t.factor)) and 0.85 < t.factor.min() and t.factor.max() < 1.15
+    # a light atom is nearly a phase object: slicing hardly changes an Al column's HAADF cross-section
+    entry = read_entry(DEFAULT_LIBRARY / "Al_100_300kV_rmsd0.0850.h5")
+    ratio = t.apply(entry).ppiscs(21.0, 46.0, 190.0) / entry.ppiscs(21.0, 46.0, 190.0)
+    assert np.all(np.abs(ratio - 1) < 0.015)
+
+
+def test_library_curve_with_the_slicing_correction():
+    from atomcount.stem.ppiscs.curve import ppiscs_curve
+
+    args = ("Au", "100", 300.0, 21.0, 46.0, 190.0, 0.085)
+    corrected = ppiscs_curve(*args, source="library", slicing_correction=True)
+    entry = read_entry(DEFAULT_LIBRARY / "Au_100_300kV_rmsd0.0850.h5")
+    np.testing.assert_allclose(corrected, load_correction().apply(entry).ppiscs(21.0, 46.0, 190.0), rtol=1e-6)
+    assert np.median(corrected / ppiscs_curve(*args, source="library")) > 1.005  # Au reads low without it
+    with pytest.raises(AtomcountError, match=r"\[110\]"):
+        ppiscs_curve("Au", "110", 300.0, 21.0, 46.0, 190.0, 0.085, source="library", slicing_correction=True)
