@@ -123,6 +123,14 @@ def test_ledger_append_and_best_shipped(tmp_path):
     assert chunks.best_shipped_exact(ledger) == 0.5
 
 
+def test_ledger_figure_starts_a_new_line_where_a_restarted_run_begins():
+    from atomcount.hrtem.training.ledger import run_segments
+
+    rows = [{"steps": s} for s in ("0", "39888", "62000", "8279", "15000")]
+    assert run_segments(rows) == [(0, 3), (3, 5)]
+    assert run_segments(rows[:3]) == [(0, 3)] and run_segments([]) == [(0, 0)]
+
+
 def test_weight_average_resumes_and_is_what_gets_exported(tmp_path, entries):
     one, two = _state(tmp_path, "one"), _state(tmp_path, "two")
     for d in (one, two):

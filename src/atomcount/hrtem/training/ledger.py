@@ -6,6 +6,13 @@ from pathlib import Path
 FIGURE = Path("docs/figures/hrtem_ledger.png")
 
 
+def run_segments(rows: list[dict]) -> list[tuple[int, int]]:
+    """Index ranges [a, b) of the training runs in one head's ledger rows: a run starts where the
+    step count falls (``train-continue --restart``), and is drawn as its own line."""
+    starts = [0] + [i for i in range(1, len(rows)) if int(rows[i]["steps"]) < int(rows[i - 1]["steps"])] + [len(rows)]
+    return list(zip(starts[:-1], starts[1:]))
+
+
 def plot_ledger(rows: list[dict], path: Path = FIGURE) -> Path:
     """Exact and ±1 accuracy on whole frames against cumulative CPU-hours, per head."""
     import matplotlib
@@ -17,8 +24,11 @@ def plot_ledger(rows: list[dict], path: Path = FIGURE) -> Path:
     for head, colour in (("regression", "tab:blue"), ("classification", "tab:orange")):
         r = [x for x in rows if x["head"] == head]
         h = [float(x["cpu_hours"]) for x in r]
-        ax.plot(h, [float(x["exact"]) for x in r], "o-", color=colour, label=f"{head}: exact")
-        ax.plot(h, [float(x["within_1"]) for x in r], "s--", color=colour, alpha=0.5, label=f"{head}: ±1")
+        for k, (a, b) in enumerate(run_segments(r)):
+            ax.plot(h[a:b], [float(x["exact"]) for x in r[a:b]], "o-", color=colour,
+                    label=f"{head}: exact" if k == 0 else None)
+            ax.plot(h[a:b], [float(x["within_1"]) for x in r[a:b]], "s--", color=colour, alpha=0.5,
+                    label=f"{head}: ±1" if k == 0 else None)
         for x, hh in zip(r, h):
             if x["recipe"] != r[0]["recipe"] and x is r[[y["recipe"] for y in r].index(x["recipe"])]:
                 ax.axvline(hh, color="grey", lw=0.8, ls=":")  # the recipe changed: the curve restarts
