@@ -79,6 +79,14 @@ def aperture_weights(tilts: np.ndarray, cell: tuple, multiplicity: np.ndarray, a
     return w / w.sum()
 
 
+def aperture_average(intensity: np.ndarray, tilts: np.ndarray, cell: tuple, multiplicity: np.ndarray,
+                     alpha: float) -> np.ndarray:
+    """Ring intensities (n_atoms, n_rings) of a probe of semi-angle ``alpha`` (mrad): the per-tilt
+    ``intensity`` (n_waves, n_atoms, n_rings) weighted by :func:`aperture_weights`."""
+    w = aperture_weights(tilts, cell, multiplicity, alpha)
+    return np.tensordot(w, intensity.astype(np.float64), axes=(0, 0))
+
+
 def tilt_shifts(cell: tuple, subsamples: int = 8, azimuths: int = 16) -> np.ndarray:
     """Radial shifts (mrad) that spread a tilt's rings over its quadrature cell.
 
@@ -143,8 +151,7 @@ class LibraryEntry:
 
     def weighted_rings(self, alpha: float) -> np.ndarray:
         """Aperture-averaged ring intensities (n_atoms, n_rings) for semi-angle ``alpha`` (mrad)."""
-        w = aperture_weights(self.tilts, tuple(self.attrs["cell_mrad"]), self.multiplicity, alpha)
-        return np.tensordot(w, self.intensity.astype(np.float64), axes=(0, 0))
+        return aperture_average(self.intensity, self.tilts, tuple(self.attrs["cell_mrad"]), self.multiplicity, alpha)
 
     def ppiscs(self, alpha: float, inner: float, outer: float) -> np.ndarray:
         """PPISCS (Å² per column) for 1…n_atoms atoms, semi-angle ``alpha`` and detector [inner, outer) (mrad)."""

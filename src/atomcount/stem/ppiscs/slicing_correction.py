@@ -2,8 +2,8 @@
 
 The library puts every atom whole into the slice of its plane, which reads heavy columns a few
 per cent low at HAADF (BENCHMARKS.md, ``ppiscs-columns``); converging every entry would cost
-370–740× its CPU. The affordable path measured here: in one projected [100] cell with one
-frozen-phonon configuration, simulate a column of :data:`TABLE_ATOMS` atoms twice — with the
+370–740× its CPU. The affordable path measured here: in one projected [100] cell, with a
+frozen-phonon configuration shared by both runs, simulate a column of :data:`TABLE_ATOMS` atoms twice — with the
 library's scheme at the library's sampling, and with :data:`REFERENCE_SLICE` Å slices at
 :data:`REFERENCE_SAMPLING` Å (:func:`atomcount.stem.ppiscs.column_slicing.simulate_sliced`) — and
 keep, per thickness and per :data:`BIN_WIDTH` mrad band of scattering angle, the ratio of the
@@ -44,8 +44,9 @@ BIN_WIDTH = 10.0
 #: is mostly aliasing at its sampling that depends on the phonon configuration (Au [100] 300 kV, 150–250
 #: mrad: −1.9 % with one configuration, +2.8 % with another), so a table from a few configurations
 #: over-corrects the entries' eight-configuration average; chosen on Au 300 kV (a table from one
-#: configuration, applied to the other: 60–200 mrad 3.5 → 0.7 %, 150–250 mrad 3.9 → 3.9 % instead of
-#: 7.5 %), checked on the other elements in BENCHMARKS.md.
+#: configuration, applied to the other: 150–250 mrad 3.9 % left as is instead of 7.5 % corrected). On
+#: the other elements it is mixed (BENCHMARKS.md ``ppiscs-slicing-correction``): correcting those bands
+#: too would do better for Al, Pd, Ag and worse for Ni, Cu, Pt, Pb; the limit keeps the worst case lower.
 MAX_ANGLE = 150.0
 #: Zone axis the table was measured along.
 TABLE_ZONE = "100"

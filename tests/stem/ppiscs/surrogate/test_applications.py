@@ -83,19 +83,6 @@ def test_fit_recovers_known_settings(random_additive, shipped, which):
         assert abs(r.params["outer_mrad"] - 189.56) <= 3.0 + 1e-9  # inside the 3σ search box
 
 
-def test_fit_recovers_known_settings_with_shipped(shipped):
-    from atomcount.stem.ppiscs.surrogate import predict
-
-    fixed = {"element": "Au", "zone": "100", "voltage_kv": 300.0, "rmsd": 0.085}
-    truth = {"convergence_mrad": 21.0, "inner_mrad": 46.0, "outer_mrad": 190.0}
-    measured = predict(**fixed, **truth, weights=shipped)
-    start = {"convergence_mrad": 20.78, "inner_mrad": 45.09, "outer_mrad": 189.56}
-    sig = {"convergence_mrad": 0.25, "inner_mrad": 1.0, "outer_mrad": 1.0}
-    r = fit_settings(measured, fixed, start, sig, weights=shipped)
-    assert abs(r.params["convergence_mrad"] - 21.0) < 0.05
-    assert abs(r.params["inner_mrad"] - 46.0) < 0.1 and abs(r.params["outer_mrad"] - 190.0) < 1.0
-
-
 def test_monte_carlo_spread_grows_with_sigma(random_additive):
     from atomcount.stem.ppiscs.applications.uncertainty import monte_carlo
 
