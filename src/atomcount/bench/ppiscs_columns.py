@@ -35,7 +35,7 @@ from atomcount.stem.ppiscs.slicing_correction import (
     REFERENCE_SLICE,
     TABLE_ALPHA,
     TABLE_ATOMS,
-    TABLE_ZONE,
+    Row,
     SlicingCorrection,
     band_factors,
 )
@@ -66,23 +66,25 @@ SHOWN_ATOMS = (1, 2, 5, 20, 61)
 
 
 def _key(element: str, voltage: float, atoms: int, sampling: float | None, slice_thickness: float | None,
-         phonon_seed: int | None = None) -> str:
+         phonon_seed: int | None = None, zone: str = "100") -> str:
     seed = "" if phonon_seed is None else f"_seed{phonon_seed}"
-    return f"columns_{element}_{voltage:g}kV_{atoms}_{sampling}_{slice_thickness}{seed}"
+    axis = "" if zone == "100" else f"_{zone}"
+    return f"columns_{element}{axis}_{voltage:g}kV_{atoms}_{sampling}_{slice_thickness}{seed}"
 
 
 def column_run(element: str, voltage: float, atoms: int, sampling: float | None,
-               slice_thickness: float | None, phonon_seed: int | None = None) -> dict:
-    """PPISCS (Å², per detector, 1…``atoms`` atoms) and CPU seconds of one run at ``voltage`` kV
-    (phonon configuration of ``phonon_seed``, by default the entry's)."""
-    entry = Entry(element, "100", voltage, 0.085)
+               slice_thickness: float | None, phonon_seed: int | None = None, zone: str = "100") -> dict:
+    """PPISCS (Å², per detector, 1…``atoms`` atoms) and CPU seconds of one run along ``zone`` at ``voltage``
+    kV (phonon configuration of ``phonon_seed``, by default the entry's)."""
+    entry = Entry(element, zone, voltage, 0.085)
     settings = SimulationSettings(supercell_length=4.0, max_convergence=25.0, max_atoms=atoms, antialias_taper=0.0)
-    with tqdm(desc=f"{element} {sampling} {slice_thickness}", unit="slice", leave=False, mininterval=30) as bar:
+    with tqdm(desc=f"{element} [{zone}] {voltage:g} kV {sampling} {slice_thickness}", unit="slice", leave=False,
+              mininterval=30) as bar:
         result = simulate_sliced(entry, settings=settings, sampling=sampling, slice_thickness=slice_thickness,
                                  phonon_seed=phonon_seed, progress=bar.update)
     # the ring intensities per tilt and thickness, for ring-resolved comparisons
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(CACHE / f"{_key(element, voltage, atoms, sampling, slice_thickness, phonon_seed)}_rings.npz",
+    np.savez_compressed(CACHE / f"{_key(element, voltage, atoms, sampling, slice_thickness, phonon_seed, zone)}_rings.npz",
                         intensity=result.intensity, tilts=result.geometry.tilts,
                         multiplicity=result.geometry.multiplicity, cell_mrad=np.array(result.geometry.cell_mrad))
     return {"ppiscs": {name: result_ppiscs(result, *det).tolist() for name, det in COLUMN_DETECTORS.items()},
@@ -145,9 +147,6 @@ The next-to-finest row shows how far the reference itself is from convergence.""
 
 #: The two runs behind the slicing correction: the library's scheme, and the reference.
 CORRECTION_RUNS = {"library": (None, None), "reference": (REFERENCE_SAMPLING, REFERENCE_SLICE)}
-#: Elements and voltages of the shipped correction table (paper 001's elements, the library's voltages).
-CORRECTION_ELEMENTS = ("Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au", "Pb")
-CORRECTION_VOLTAGES = (300.0, 200.0)
 
 
 def _aperture_rings(run: dict, alpha: float) -> np.ndarray:
@@ -160,12 +159,13 @@ def _detected(rings: np.ndarray, cell_mrad: tuple, inner: float, outer: float) -
     return ring_integral(rings, inner, outer, 1.0, tilt_shifts(cell_mrad))
 
 
-def correction_runs(element: str, voltage: float, phonon_seed: int | None = None) -> dict:
+def correction_runs(row: Row, phonon_seed: int | None = None) -> dict:
     """Per-tilt rings of the library-scheme and reference runs of one column (simulated once, cached)."""
+    element, zone, voltage = row
     out = {}
     for name, (samp, st) in CORRECTION_RUNS.items():
-        key = _key(element, voltage, TABLE_ATOMS, samp, st, phonon_seed)
-        _cached(key, lambda samp=samp, st=st: column_run(element, voltage, TABLE_ATOMS, samp, st, phonon_seed))
+        key = _key(element, voltage, TABLE_ATOMS, samp, st, phonon_seed, zone)
+        _cached(key, lambda samp=samp, st=st: column_run(element, voltage, TABLE_ATOMS, samp, st, phonon_seed, zone))
         with np.load(CACHE / f"{key}_rings.npz") as z:
             out[name] = {k: z[k] for k in z.files}
         out[name]["cpu_seconds"] = json.loads((CACHE / f"{key}.json").read_text())["cpu_seconds"]
@@ -179,9 +179,9 @@ def correction_runs(element: str, voltage: float, phonon_seed: int | None = None
 TABLE_CONFIGS = 2
 
 
-def _config_seeds(element: str, voltage: float, configs: int) -> list[int | None]:
+def _config_seeds(row: Row, configs: int) -> list[int | None]:
     """Phonon seeds of a column's configurations: None (the entry's seed) and the next ``configs − 1``."""
-    first = Entry(element, TABLE_ZONE, voltage, 0.085).seed
+    first = Entry(*row, 0.085).seed
     return [None] + [first + k for k in range(1, configs)]
 
 
@@ -192,26 +192,31 @@ def _factors(runs: list[dict], max_angle: float = MAX_ANGLE) -> np.ndarray:
     return band_factors(lib, ref, 1.0, max_angle=max_angle)
 
 
-def _table(factors: dict, elements: tuple[str, ...], voltages: tuple[float, ...]) -> SlicingCorrection:
+def _table(factors: dict[Row, np.ndarray]) -> SlicingCorrection:
     n_bins = max(f.shape[1] for f in factors.values())
-    table = np.ones((len(elements), len(voltages), TABLE_ATOMS, n_bins))
-    for (el, kv), f in factors.items():
-        table[elements.index(el), voltages.index(kv), :, : f.shape[1]] = f
-    return SlicingCorrection(elements, voltages, table)
+    table = np.ones((len(factors), TABLE_ATOMS, n_bins))
+    for k, f in enumerate(factors.values()):
+        table[k, :, : f.shape[1]] = f
+    return SlicingCorrection(tuple(factors), table)
 
 
-def build_correction(elements: tuple[str, ...], voltages: tuple[float, ...],
-                     configs: int = TABLE_CONFIGS) -> tuple[SlicingCorrection, dict]:
-    """The correction table from the (cached) runs, and the runs: {(element, kV): [runs per configuration]}."""
-    runs = {(el, kv): [correction_runs(el, kv, s) for s in _config_seeds(el, kv, configs)]
-            for kv in voltages for el in elements}
-    return _table({k: _factors(r) for k, r in runs.items()}, elements, voltages), runs
+def library_rows(library=None) -> list[Row]:
+    """(element, zone, kV) of every library entry, once each, in the library's order."""
+    from atomcount.stem.ppiscs.library import list_entries
+
+    return list(dict.fromkeys((d["element"], str(d["zone"]), float(d["voltage"])) for d in list_entries(library)))
 
 
-def _corrected_vs_reference(correction: SlicingCorrection, element: str, voltage: float, runs: dict) -> dict:
+def build_correction(rows: list[Row], configs: int = TABLE_CONFIGS) -> tuple[SlicingCorrection, dict]:
+    """The correction table from the (cached) runs, and the runs: {row: [runs per configuration]}."""
+    runs = {row: [correction_runs(row, s) for s in _config_seeds(row, configs)] for row in rows}
+    return _table({k: _factors(r) for k, r in runs.items()}), runs
+
+
+def _corrected_vs_reference(correction: SlicingCorrection, row: Row, runs: dict) -> dict:
     """{detector: {"library", "corrected", "reference": detected fraction per thickness}} of one column's runs."""
     lib, ref = runs["library"], runs["reference"]
-    f = correction.ring_factors(element, TABLE_ZONE, voltage, TABLE_ATOMS, lib["intensity"].shape[2], 1.0)
+    f = correction.ring_factors(*row, TABLE_ATOMS, lib["intensity"].shape[2], 1.0)
     out = {}
     for det, (alpha, inner, outer) in COLUMN_DETECTORS.items():
         rings = _aperture_rings(lib, alpha)
@@ -221,15 +226,14 @@ def _corrected_vs_reference(correction: SlicingCorrection, element: str, voltage
     return out
 
 
-def held_out_deviation(element: str, voltage: float, runs: list[dict], max_angle: float = MAX_ANGLE) -> dict:
+def held_out_deviation(row: Row, runs: list[dict], max_angle: float = MAX_ANGLE) -> dict:
     """Largest |library/reference − 1| over the thicknesses of each configuration, before and after a
     table built from the *other* configurations (bands up to ``max_angle`` mrad): {detector: (before,
     after)}, worst over configurations."""
     out: dict = {d: (0.0, 0.0) for d in COLUMN_DETECTORS}
     for k, held in enumerate(runs):
         others = [r for j, r in enumerate(runs) if j != k]
-        table = _table({(element, voltage): _factors(others, max_angle)}, (element,), (voltage,))
-        c = _corrected_vs_reference(table, element, voltage, held)
+        c = _corrected_vs_reference(_table({row: _factors(others, max_angle)}), row, held)
         for d, v in c.items():
             before = float(np.max(np.abs(v["library"] / v["reference"] - 1)))
             after = float(np.max(np.abs(v["corrected"] / v["reference"] - 1)))
@@ -242,23 +246,24 @@ def correction_section(correction: SlicingCorrection, runs: dict) -> None:
     dets = list(COLUMN_DETECTORS)
     high = dets[-1]  # the 150–250 mrad detector
     rows, high_rows = [], []
-    for (el, kv), rs in runs.items():
-        per_config = [_corrected_vs_reference(correction, el, kv, r) for r in rs]
+    for row, rs in runs.items():
+        el, zone, kv = row
+        per_config = [_corrected_vs_reference(correction, row, r) for r in rs]
         change = []
         for d in dets:
             ratio = sum(c[d]["corrected"] for c in per_config) / sum(c[d]["library"] for c in per_config)
             change.append(" / ".join(f"{100 * (ratio[n - 1] - 1):+.1f}" for n in (1, 5, 20)) + " %")
-        held = held_out_deviation(el, kv, rs) if len(rs) > 1 else {}
+        held = held_out_deviation(row, rs) if len(rs) > 1 else {}
         cells = [f"{100 * held[d][0]:.1f} → {100 * held[d][1]:.1f} %" if held else "–" for d in dets]
         cpu = sum(r["library"]["cpu_seconds"] + r["reference"]["cpu_seconds"] for r in rs)
-        rows.append(f"| {el} | {kv:g} | " + " | ".join(change) + " | " + " | ".join(cells) + f" | {cpu:.0f} |")
-        uncapped = held_out_deviation(el, kv, rs, max_angle=np.inf)[high] if len(rs) > 1 else (np.nan, np.nan)
+        rows.append(f"| {el} | [{zone}] | {kv:g} | " + " | ".join(change) + " | " + " | ".join(cells) + f" | {cpu:.0f} |")
+        uncapped = held_out_deviation(row, rs, max_angle=np.inf)[high] if len(rs) > 1 else (np.nan, np.nan)
         one_atom = " / ".join(f"{100 * (c[high]['library'][0] / c[high]['reference'][0] - 1):+.1f}" for c in per_config)
-        high_rows.append(f"| {el} | {kv:g} | {one_atom} % | {100 * uncapped[1]:.1f} % |")
+        high_rows.append(f"| {el} | [{zone}] | {kv:g} | {one_atom} % | {100 * uncapped[1]:.1f} % |")
     n_cfg = max(len(r) for r in runs.values())
-    body = f"""Table `src/atomcount/data/{DEFAULT_TABLE.name}` ({DEFAULT_TABLE.stat().st_size / 1024:.0f} KiB): for every
-element and voltage, the ratio of a {REFERENCE_SLICE} Å-slice, {REFERENCE_SAMPLING} Å-sampling run to the library's
-scheme (one slice per plane, the library's sampling) of the same [100] column ({TABLE_ATOMS} atoms, rmsd 0.085 Å,
+    body = f"""Table `src/atomcount/data/{DEFAULT_TABLE.name}` ({DEFAULT_TABLE.stat().st_size / 1024:.0f} KiB): one row for
+every element, zone axis and voltage the library holds: the ratio of a {REFERENCE_SLICE} Å-slice, {REFERENCE_SAMPLING} Å-sampling
+run to the library's scheme (one slice per plane, the library's sampling) of the same column ({TABLE_ATOMS} atoms, rmsd 0.085 Å,
 one projected cell, tilts up to 25 mrad), summed over {n_cfg} frozen-phonon configurations (each shared by the two
 runs), per thickness and {BIN_WIDTH:g} mrad band of scattering angle, at α = {TABLE_ALPHA:g} mrad
 (`atomcount.stem.ppiscs.slicing_correction`). Applied to an entry's rings, it holds for any α and detector.
@@ -268,15 +273,15 @@ runs), per thickness and {BIN_WIDTH:g} mrad band of scattering angle, at α = {T
 other configuration(s) only, worst over the configurations, at each detector's own α (17.5 and 25 mrad also
 test the transfer from {TABLE_ALPHA:g} mrad). CPU seconds of all runs on one thread.
 
-| element | kV | change: {' | change: '.join(dets)} | held out: {' | held out: '.join(dets)} | CPU s |
-|---|---|{'---|' * (2 * len(dets))}---|
+| element | zone | kV | change: {' | change: '.join(dets)} | held out: {' | held out: '.join(dets)} | CPU s |
+|---|---|---|{'---|' * (2 * len(dets))}---|
 {chr(10).join(rows)}
 
 Why bands from {MAX_ANGLE:g} mrad are left alone, at the {high} detector: the library's deviation from the
 reference at 1 atom in each configuration, and the held-out "after" of a table that also corrects those bands:
 
-| element | kV | library/reference − 1, 1 atom, per configuration | held out "after", no angle limit |
-|---|---|---|---|
+| element | zone | kV | library/reference − 1, 1 atom, per configuration | held out "after", no angle limit |
+|---|---|---|---|---|
 {chr(10).join(high_rows)}
 
 Reading: where "after" is below "before" the table removes a systematic error that one configuration's
@@ -287,7 +292,7 @@ sampling; it averages over the entries' 8 configurations), and correcting those 
 configurations is better for some elements and worse for others (second table); the limit keeps the worst case
 lower.
 Not measured here: the transfer to thicker columns (beyond {TABLE_ATOMS} atoms the last row is used), to other
-rmsd, and to [110] (refused)."""
+rmsd; an (element, zone, kV) without a row is refused."""
     write_section("ppiscs-slicing-correction", "PPISCS: slicing correction of the library, per element and voltage",
                   body, f"{COMMAND} --correction")
 
@@ -295,20 +300,26 @@ rmsd, and to [110] (refused)."""
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--elements", default=None,
-                   help="comma-separated elements (default Au,Al; with --correction all eight of paper 001)")
+                   help="comma-separated elements (default Au,Al; with --correction every element of the library)")
     p.add_argument("--atoms", type=int, default=20, help="atoms per column (thickest)")
     p.add_argument("--voltage", type=float, default=300.0, help="kV")
     p.add_argument("--finest", type=float, default=0.0125, help="thinnest slices simulated (Å)")
     p.add_argument("--correction", action="store_true",
-                   help="build the shipped slicing-correction table (elements × voltages) and its section")
-    p.add_argument("--voltages", default=",".join(f"{v:g}" for v in CORRECTION_VOLTAGES),
-                   help="comma-separated kV of the correction table")
+                   help="build the shipped slicing-correction table, one row per (element, zone, kV) of the "
+                        "library's entries, and its section")
+    p.add_argument("--voltages", default=None, help="with --correction: only these comma-separated kV")
+    p.add_argument("--zones", default=None, help="with --correction: only these comma-separated zone axes")
     p.add_argument("--configs", type=int, default=TABLE_CONFIGS,
                    help="frozen-phonon configurations per column the table averages")
     a = p.parse_args()
     if a.correction:
-        elements = tuple(a.elements.split(",")) if a.elements else CORRECTION_ELEMENTS
-        correction, runs = build_correction(elements, tuple(float(v) for v in a.voltages.split(",")), a.configs)
+        rows = [r for r in library_rows()
+                if (a.elements is None or r[0] in a.elements.split(","))
+                and (a.zones is None or r[1] in a.zones.split(","))
+                and (a.voltages is None or any(np.isclose(r[2], float(v)) for v in a.voltages.split(",")))]
+        if not rows:
+            raise SystemExit("no library entry matches --elements/--zones/--voltages")
+        correction, runs = build_correction(rows, a.configs)
         correction.save(DEFAULT_TABLE)
         correction_section(correction, runs)
         return

@@ -42,36 +42,47 @@ def test_band_width_must_be_a_multiple_of_the_ring_width():
         band_factors(_rings(0), _rings(0), 1.0, bin_width=2.5 + 1e-3)
 
 
+ROWS = (("Al", "100", 300.0), ("Au", "100", 300.0), ("Au", "110", 200.0))
+
+
 def _table(factor=None):
-    f = np.arange(1, 1 + 2 * 1 * 3 * 4, dtype=float).reshape(2, 1, 3, 4) if factor is None else factor
-    return SlicingCorrection(("Al", "Au"), (300.0,), f, bin_width=10.0)
+    f = np.arange(1, 1 + 3 * 3 * 4, dtype=float).reshape(3, 3, 4) if factor is None else factor
+    return SlicingCorrection(ROWS, f, bin_width=10.0)
 
 
 def test_ring_factors_extend_the_last_row_and_band():
     t = _table()
     f = t.ring_factors("Au", "100", 300.0, n_atoms=5, n_rings=60, ring_width=1.0)
     assert f.shape == (5, 60)
-    au = t.factor[1, 0]
+    au = t.factor[1]
     assert np.all(f[:3, :10] == au[:, :1]) and np.all(f[3:] == f[2])  # 4 and 5 atoms: the 3-atom row
     assert np.all(f[:3, 30:40] == au[:, 3:4]) and np.all(f[:3, 40:] == au[:, 3:4])  # beyond 40 mrad: last band
 
 
-@pytest.mark.parametrize("element,zone,voltage,match", [("Pb", "100", 300.0, "Pb"), ("Au", "110", 300.0, r"\[110\]"),
+def test_rows_are_told_apart_by_zone_and_voltage():
+    t = _table()
+    assert np.all(t.row("Au", "110", 200.0) == t.factor[2]) and np.all(t.row("Au", "100", 300.0) == t.factor[1])
+    assert t.describe() == "[100] 300 kV: Al, Au; [110] 200 kV: Au"
+
+
+@pytest.mark.parametrize("element,zone,voltage,match", [("Pb", "100", 300.0, "Pb"), ("Au", "110", 300.0, r"Au \[110\] at 300"),
                                                         ("Au", "100", 80.0, "80 kV")])
 def test_outside_the_table_is_refused(element, zone, voltage, match):
     with pytest.raises(AtomcountError, match=match):
         _table().ring_factors(element, zone, voltage, 3, 40, 1.0)
 
 
-def test_mismatched_table_shape_is_refused():
+def test_mismatched_or_repeated_rows_are_refused():
     with pytest.raises(AtomcountError, match="shape"):
-        SlicingCorrection(("Au",), (300.0, 200.0), np.ones((1, 1, 3, 4)))
+        SlicingCorrection((("Au", "100", 300.0),), np.ones((2, 3, 4)))
+    with pytest.raises(AtomcountError, match="twice"):
+        SlicingCorrection((("Au", "100", 300.0), ("Au", "100", 300.0)), np.ones((2, 3, 4)))
 
 
 def test_applied_to_an_entry_it_commutes_with_the_aperture_average():
     entry = read_entry(DEFAULT_LIBRARY / "Au_100_300kV_rmsd0.0850.h5")
-    factor = np.ones((2, 1, 20, 30))
-    factor[1, 0] = np.linspace(0.9, 1.1, 30)[None] * np.linspace(1.0, 1.05, 20)[:, None]
+    factor = np.ones((3, 20, 30))
+    factor[1] = np.linspace(0.9, 1.1, 30)[None] * np.linspace(1.0, 1.05, 20)[:, None]
     t = _table(factor)
     corrected = t.apply(entry)
     f = t.ring_factors("Au", "100", 300.0, entry.n_atoms, entry.intensity.shape[2], float(entry.attrs["ring_width"]))
@@ -83,14 +94,14 @@ def test_applied_to_an_entry_it_commutes_with_the_aperture_average():
 
 def test_a_constant_factor_scales_every_ppiscs():
     entry = read_entry(DEFAULT_LIBRARY / "Al_100_300kV_rmsd0.0850.h5")
-    corrected = _table(np.full((2, 1, 3, 4), 0.97)).apply(entry)
+    corrected = _table(np.full((3, 3, 4), 0.97)).apply(entry)
     np.testing.assert_allclose(corrected.ppiscs(21.0, 46.0, 190.0), 0.97 * entry.ppiscs(21.0, 46.0, 190.0), rtol=2e-6)
 
 
 def test_table_round_trip_and_bad_files(tmp_path):
     t = _table()
     back = load_correction(t.save(tmp_path / "c.npz"))
-    assert back.elements == t.elements and back.voltages == t.voltages and back.zone == "100"
+    assert back.rows == t.rows
     np.testing.assert_allclose(back.factor, t.factor, rtol=1e-7)
     with pytest.raises(AtomcountError, match="not found"):
         load_correction(tmp_path / "missing.npz")
@@ -99,10 +110,9 @@ def test_table_round_trip_and_bad_files(tmp_path):
         load_correction(tmp_path / "bad.npz")
 
 
-
-def test_shipped_table_holds_every_element_of_paper_001_at_300_kv():
+def test_shipped_table_holds_every_element_of_paper_001_along_100_at_300_kv():
     t = load_correction()
-    assert set(t.elements) == {"Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au", "Pb"} and t.zone == "100" and 300.0 in t.voltages
+    assert {el for el, zone, kv in t.rows if zone == "100" and kv == 300.0} == {"Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au", "Pb"}
     assert np.all(np.isfinite(t.factor)) and 0.85 < t.factor.min() and t.factor.max() < 1.15
     # a light atom is nearly a phase object: slicing hardly changes an Al column's HAADF cross-section
     entry = read_entry(DEFAULT_LIBRARY / "Al_100_300kV_rmsd0.0850.h5")
@@ -110,7 +120,8 @@ def test_shipped_table_holds_every_element_of_paper_001_at_300_kv():
     assert np.all(np.abs(ratio - 1) < 0.015)
 
 
-def test_library_curve_with_the_slicing_correction():
+def test_library_curve_with_the_slicing_correction(monkeypatch):
+    from atomcount.stem.ppiscs import slicing_correction
     from atomcount.stem.ppiscs.curve import ppiscs_curve
 
     args = ("Au", "100", 300.0, 21.0, 46.0, 190.0, 0.085)
@@ -118,5 +129,6 @@ def test_library_curve_with_the_slicing_correction():
     entry = read_entry(DEFAULT_LIBRARY / "Au_100_300kV_rmsd0.0850.h5")
     np.testing.assert_allclose(corrected, load_correction().apply(entry).ppiscs(21.0, 46.0, 190.0), rtol=1e-6)
     assert np.median(corrected / ppiscs_curve(*args, source="library")) > 1.005  # Au reads low without it
+    monkeypatch.setattr(slicing_correction, "load_correction", lambda: _table())  # no Au [110] 300 kV row
     with pytest.raises(AtomcountError, match=r"\[110\]"):
         ppiscs_curve("Au", "110", 300.0, 21.0, 46.0, 190.0, 0.085, source="library", slicing_correction=True)

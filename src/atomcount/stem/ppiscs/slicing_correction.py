@@ -1,8 +1,8 @@
-"""Correction of the library's one slice per plane to converged slicing, per element and voltage.
+"""Correction of the library's one slice per plane to converged slicing, per element, zone and voltage.
 
 The library puts every atom whole into the slice of its plane, which reads heavy columns a few
 per cent low at HAADF (BENCHMARKS.md, ``ppiscs-columns``); converging every entry would cost
-370–740× its CPU. The affordable path measured here: in one projected [100] cell, with a
+370–740× its CPU. The affordable path measured here: in one projected cell of the zone axis, with a
 frozen-phonon configuration shared by both runs, simulate a column of :data:`TABLE_ATOMS` atoms twice — with the
 library's scheme at the library's sampling, and with :data:`REFERENCE_SLICE` Å slices at
 :data:`REFERENCE_SAMPLING` Å (:func:`atomcount.stem.ppiscs.column_slicing.simulate_sliced`) — and
@@ -16,7 +16,7 @@ average, so it is applied to an entry's stored intensities once (:meth:`SlicingC
 every PPISCS formed from the corrected entry, for any α and detector, carries it. Thicker
 columns than the table's use its last row (for Au at 300 kV the library's error at 61 atoms is
 within 0.5 % of that at 20, BENCHMARKS.md ``ppiscs-columns``); angles beyond its last band use
-that band's factor. Elements, voltages and zones outside the table are refused.
+that band's factor. An (element, zone, voltage) without a row is refused.
 """
 from __future__ import annotations
 
@@ -48,8 +48,6 @@ BIN_WIDTH = 10.0
 #: the other elements it is mixed (BENCHMARKS.md ``ppiscs-slicing-correction``): correcting those bands
 #: too would do better for Al, Pd, Ag and worse for Ni, Cu, Pt, Pb; the limit keeps the worst case lower.
 MAX_ANGLE = 150.0
-#: Zone axis the table was measured along.
-TABLE_ZONE = "100"
 
 
 def band_factors(library_rings: np.ndarray, reference_rings: np.ndarray, ring_width: float,
@@ -89,47 +87,59 @@ def band_factors(library_rings: np.ndarray, reference_rings: np.ndarray, ring_wi
     return np.where(kept, ref / np.where(lib > 0, lib, 1.0), 1.0)
 
 
+#: One row of the table: element, zone axis ("100" or "110") and voltage (kV).
+Row = tuple[str, str, float]
+
+
 @dataclass(frozen=True)
 class SlicingCorrection:
-    """Factors from the library's scheme to converged slicing.
+    """Factors from the library's scheme to converged slicing, one row per element, zone and voltage.
 
     Attributes
     ----------
-    elements : tuple of str
-    voltages : tuple of float
-        kV.
-    factor : ndarray (n_elements, n_voltages, n_atoms, n_bands)
+    rows : tuple of (str, str, float)
+        (element, zone axis, kV) of each row.
+    factor : ndarray (n_rows, n_atoms, n_bands)
         Multiplies the ring intensities of an entry after 1…n_atoms atoms, band j covering
         [j·bin_width, (j+1)·bin_width) mrad.
     bin_width : float
         mrad.
-    zone : str
-        Zone axis the factors were measured along.
     """
 
-    elements: tuple[str, ...]
-    voltages: tuple[float, ...]
+    rows: tuple[Row, ...]
     factor: np.ndarray
     bin_width: float = BIN_WIDTH
-    zone: str = TABLE_ZONE
 
     def __post_init__(self) -> None:
-        if self.factor.shape[:2] != (len(self.elements), len(self.voltages)):
+        if self.factor.ndim != 3 or self.factor.shape[0] != len(self.rows):
             raise AtomcountError(f"slicing correction: factor shape {self.factor.shape} does not match "
-                                 f"{len(self.elements)} elements × {len(self.voltages)} voltages")
+                                 f"{len(self.rows)} rows × atoms × bands")
+        if len({(el, zone, round(kv, 6)) for el, zone, kv in self.rows}) != len(self.rows):
+            raise AtomcountError("slicing correction: a row (element, zone, kV) appears twice")
+
+    def describe(self) -> str:
+        """The rows, grouped: ``[100] 200, 300 kV: Al, Au; [110] 300 kV: Au``."""
+        groups: dict[tuple[str, tuple[float, ...]], list[str]] = {}
+        for el in dict.fromkeys(r[0] for r in self.rows):
+            for zone in dict.fromkeys(r[1] for r in self.rows):
+                kvs = tuple(sorted(kv for e, z, kv in self.rows if e == el and z == zone))
+                if kvs:
+                    groups.setdefault((zone, kvs), []).append(el)
+        return "; ".join(f"[{zone}] {', '.join(f'{v:g}' for v in kvs)} kV: {', '.join(els)}"
+                         for (zone, kvs), els in sorted(groups.items()))
+
+    def row(self, element: str, zone: str, voltage: float) -> np.ndarray:
+        """Factor table (n_atoms, n_bands) of one element, zone and voltage (kV); refused if absent."""
+        for k, (el, z, kv) in enumerate(self.rows):
+            if el == element and z == zone and np.isclose(kv, voltage):
+                return self.factor[k]
+        raise AtomcountError(f"no slicing correction for {element} [{zone}] at {voltage:g} kV; the table holds "
+                             f"{self.describe()} (add rows with `python -m atomcount.bench.ppiscs_columns --correction`)")
 
     def ring_factors(self, element: str, zone: str, voltage: float, n_atoms: int, n_rings: int,
                      ring_width: float) -> np.ndarray:
         """Factor (n_atoms, n_rings) for an entry's rings of ``ring_width`` mrad."""
-        if zone != self.zone:
-            raise AtomcountError(f"the slicing correction was measured along [{self.zone}] only, not [{zone}]")
-        if element not in self.elements:
-            raise AtomcountError(f"no slicing correction for {element}; the table holds {', '.join(self.elements)}")
-        kv = np.isclose(np.asarray(self.voltages), voltage)
-        if not kv.any():
-            raise AtomcountError(f"no slicing correction for {element} at {voltage:g} kV; the table holds "
-                                 f"{', '.join(f'{v:g}' for v in self.voltages)} kV")
-        table = self.factor[self.elements.index(element), int(np.argmax(kv))]
+        table = self.row(element, zone, voltage)
         rows = table[np.minimum(np.arange(n_atoms), table.shape[0] - 1)]
         centres = (np.arange(n_rings) + 0.5) * ring_width
         bands = np.minimum((centres // self.bin_width).astype(int), table.shape[1] - 1)
@@ -153,8 +163,10 @@ class SlicingCorrection:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, elements=np.array(self.elements), voltages=np.array(self.voltages, float),
-                            factor=self.factor.astype(np.float32), bin_width=self.bin_width, zone=self.zone)
+        elements, zones, voltages = zip(*self.rows) if self.rows else ((), (), ())
+        np.savez_compressed(tmp, elements=np.array(elements, dtype=str), zones=np.array(zones, dtype=str),
+                            voltages=np.array(voltages, float), factor=self.factor.astype(np.float32),
+                            bin_width=self.bin_width)
         os.replace(tmp, path)
         return path
 
@@ -167,7 +179,7 @@ def load_correction(path: str | os.PathLike | None = None) -> SlicingCorrection:
                              "`python -m atomcount.bench.ppiscs_columns --correction`")
     try:
         with np.load(p) as z:
-            return SlicingCorrection(tuple(str(e) for e in z["elements"]), tuple(float(v) for v in z["voltages"]),
-                                     z["factor"].astype(float), float(z["bin_width"]), str(z["zone"]))
+            rows = tuple((str(e), str(zone), float(kv)) for e, zone, kv in zip(z["elements"], z["zones"], z["voltages"]))
+            return SlicingCorrection(rows, z["factor"].astype(float), float(z["bin_width"]))
     except (OSError, KeyError, ValueError) as exc:
         raise AtomcountError(f"{p} is not a slicing-correction table ({exc})") from None
