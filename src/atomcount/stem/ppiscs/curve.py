@@ -21,7 +21,7 @@ def _from_library(element: str, zone: str, voltage_kv: float, convergence_mrad: 
                   slicing_correction: bool = False) -> np.ndarray:
     """PPISCS from the simulated library, linear in rmsd between the two nearest entries; with
     ``slicing_correction`` each entry is first corrected to converged slicing
-    (:mod:`atomcount.stem.ppiscs.slicing_correction`; [100] at the table's voltages only)."""
+    (:mod:`atomcount.stem.ppiscs.slicing_correction`; entries without a row in its table are refused)."""
     from atomcount.stem.ppiscs.library import library_dir, list_entries, read_entry
     from atomcount.stem.ppiscs.slicing_correction import load_correction
 

@@ -156,3 +156,24 @@ def test_shipped_matches_library_at_a_test_point(shipped):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ppiscs_curve(*args, source="surrogate", weights=shipped, defocus_angstrom=80.0, cs_um=0.5)
+
+
+def test_training_table_and_test_set_carry_the_slicing_correction(monkeypatch):
+    # a constant factor on the rings scales every training curve and every held-out truth by it
+    from atomcount.stem.ppiscs import slicing_correction as sc
+    from atomcount.stem.ppiscs.surrogate.evaluate import make_test_set
+    from atomcount.stem.ppiscs.surrogate.features import build_table
+
+    rows = (("Al", "100", 300.0), ("Au", "110", 300.0))
+    table = sc.SlicingCorrection(rows, np.full((2, 3, 4), 0.97))
+    names = ["Al_100_300kV_rmsd0.0850", "Au_110_300kV_rmsd0.0850"]
+    alphas = np.array([21.3])
+    plain, corrected = build_table(alphas, names=names), build_table(alphas, names=names, correction=table)
+    assert sorted(set(corrected.entry)) == names
+    np.testing.assert_allclose(corrected.cum, 0.97 * plain.cum, rtol=2e-6)
+    monkeypatch.setattr(sc, "load_correction", lambda: table)
+    t_plain = make_test_set(n_alpha=2, n_detectors=3, names=names)
+    t_corr = make_test_set(n_alpha=2, n_detectors=3, names=names, slicing_correction=True)
+    np.testing.assert_allclose(t_corr.truth, 0.97 * t_plain.truth, rtol=2e-6)
+    with pytest.raises(AtomcountError, match="no slicing correction for Au"):
+        build_table(alphas, names=["Au_100_300kV_rmsd0.0850"], correction=table)

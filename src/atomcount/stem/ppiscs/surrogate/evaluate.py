@@ -36,19 +36,26 @@ class TestSet:
 
 
 def make_test_set(n_alpha: int = 12, n_detectors: int = 20, seed: int = 2024,
-                  library: str | os.PathLike | None = None, names: list[str] | None = None) -> TestSet:
+                  library: str | os.PathLike | None = None, names: list[str] | None = None,
+                  slicing_correction: bool = False) -> TestSet:
     """``n_alpha`` × ``n_detectors`` held-out curves per library entry (all, or those in ``names``).
 
     Every entry draws from its own random stream (seeded by ``seed`` and its name), so an
-    entry's test curves do not change when the library grows.
+    entry's test curves do not change when the library grows. With ``slicing_correction`` the
+    truth is the corrected library (the shipped table), as a surrogate trained on it sees it.
     """
+    from atomcount.stem.ppiscs.slicing_correction import load_correction
+
     from atomcount.stem.ppiscs.library import list_entries, read_entry
 
+    correction = load_correction() if slicing_correction else None
     rows: dict[str, list] = {k: [] for k in TestSet.__dataclass_fields__}
     for d in list_entries(library):
         if names is not None and Path(d["path"]).stem not in names:
             continue
         e = read_entry(d["path"])
+        if correction is not None:
+            e = correction.apply(e)
         rng = np.random.default_rng([seed, e.entry.seed])
         alphas: list[float] = []
         while len(alphas) < n_alpha:

@@ -20,8 +20,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from atomcount.stem.ppiscs.slicing_correction import SlicingCorrection
 
 #: Most atoms per column over both zone axes (output size of the networks).
 N_OUT = 87
@@ -208,15 +213,19 @@ class CurveTable:
 
 
 def build_table(alphas: np.ndarray, library: str | os.PathLike | None = None, names: list[str] | None = None,
-                dtype: type = np.float64) -> CurveTable:
-    """:class:`CurveTable` of the library entries (all, or those in ``names``) at convergence angles ``alphas`` (mrad)."""
+                dtype: type = np.float64, correction: SlicingCorrection | None = None) -> CurveTable:
+    """:class:`CurveTable` of the library entries (all, or those in ``names``) at convergence angles ``alphas``
+    (mrad); with ``correction`` every entry is first corrected to converged slicing (an entry without a row in
+    its table is refused)."""
     from atomcount.stem.ppiscs.library import list_entries, read_entry
 
     rows: dict[str, list] = {k: [] for k in ("cum", "z", "zone", "kv", "rmsd", "alpha", "entry")}
     for d in list_entries(library):
-        e = read_entry(d["path"])
-        if names is not None and e.entry.name not in names:
+        if names is not None and Path(d["path"]).stem not in names:
             continue
+        e = read_entry(d["path"])
+        if correction is not None:
+            e = correction.apply(e)
         op = cumulative_operator(e.intensity.shape[2], float(e.attrs["ring_width"]), tuple(e.attrs["cell_mrad"]))
         scale = float(e.attrs["cell_area"]) / int(e.attrs["columns"])
         for a in alphas:

@@ -24,7 +24,8 @@ def model_card(weights: Path) -> str:
 
     m = load(weights)
     meta = m.meta
-    test = make_test_set()
+    corrected = meta.get("slicing_correction")
+    test = make_test_set(slicing_correction=bool(corrected))
     err = errors(weights, test)
     trained = np.isin(test.entry, meta["domain"]["entries"])
     rows = []
@@ -40,7 +41,7 @@ def model_card(weights: Path) -> str:
 - **Network**: `{m.kind}` {meta['model_kw']}: additive over detectors by construction (a non-negative
   angular density integrated over [θ0, θe]); NumPy inference, no torch at run time.
 - **Training data**: the simulation library entries {', '.join(meta['domain']['entries'])}
-  (α on a 0.2-mrad grid, detectors drawn afresh each step). Held out of training: {', '.join(meta['holdout_entries']) or 'none'}.
+  (α on a 0.2-mrad grid, detectors drawn afresh each step){f", corrected to converged slicing (table rows {corrected}); the errors below are against the corrected library" if corrected else ""}. Held out of training: {', '.join(meta['holdout_entries']) or 'none'}.
   Settings outside these entries are refused (`extrapolate=True` warns instead).
 - **Training**: {meta['steps']} steps, batch {meta['batch']}, seed {meta['seed']}, {meta['train_seconds'] / 60:.0f} min on one CPU thread.
 - **Command**: `{meta['command']}`

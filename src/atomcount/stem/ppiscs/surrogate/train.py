@@ -191,30 +191,37 @@ def domain_of(table: CurveTable) -> dict:
 @click.option("--edge/--no-edge", default=False, show_default=True,
               help="Additive: add hats on θ − α that follow the bright-field disc edge (measured: no gain; "
                    "BENCHMARKS.md, ppiscs-surrogate-accuracy).")
+@click.option("--slicing-correction/--no-slicing-correction", default=False, show_default=True,
+              help="Train on the library corrected to converged slicing (the shipped table, "
+                   "atomcount.stem.ppiscs.slicing_correction); every entry needs a row in it.")
 @click.option("--holdout", default="", help="Comma-separated entry names never used in training.")
 @click.option("--library", default=None, type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(), help="Output .npz of the weights.")
-def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, holdout, library, out):
+def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, slicing_correction, holdout, library, out):
     """Train a PPISCS surrogate (one thread) and export its weights."""
     from atomcount.stem.ppiscs.library import list_entries
+    from atomcount.stem.ppiscs.slicing_correction import load_correction
 
     torch.set_num_threads(1)
     held = [h for h in holdout.split(",") if h]
     names = [d["path"] and Path(d["path"]).stem for d in list_entries(library)]
     train_names = [n for n in names if n not in held]
     t0 = time.perf_counter()
-    table = build_table(TRAIN_ALPHAS, library, train_names, dtype=np.float32)
+    correction = load_correction() if slicing_correction else None
+    table = build_table(TRAIN_ALPHAS, library, train_names, dtype=np.float32, correction=correction)
     print(f"table: {len(table)} settings from {len(train_names)} entries in {time.perf_counter() - t0:.0f} s", flush=True)
     kw = dict(width=width, depth=depth, rank=rank, edge=edge) if kind == "additive" else dict(growth=width, layers=depth)
     t0 = time.perf_counter()
     model, log = train(kind, table, steps, seed=seed, lr=lr, batch=batch, detectors=detectors, **kw)
     seconds = time.perf_counter() - t0
     meta = {"model_kw": kw, "domain": domain_of(table), "holdout_entries": held, "train_alphas": "10…35.5 mrad step 0.2",
+            "slicing_correction": correction.describe() if correction else None,
             "steps": steps, "seed": seed, "lr": lr, "batch": batch, "detectors": detectors,
             "train_seconds": round(seconds), "final_log": log[-1],
             "command": f"python -m atomcount.stem.ppiscs.surrogate.train --model {kind} --steps {steps} --seed {seed} "
                        f"--lr {lr} --batch {batch} --detectors {detectors} --width {width} --depth {depth} --rank {rank}"
                        + (" --edge" if edge and kind == "additive" else "")
+                       + (" --slicing-correction" if slicing_correction else "")
                        + (f" --holdout {holdout}" if holdout else "") + f" --out {out}"}
     export(model, kind, Path(out), meta)
     torch.save({"state": model.state_dict(), "meta": meta, "log": log}, Path(out).with_suffix(".pt"))
