@@ -39,7 +39,9 @@ STAGE_WEIGHTS = ((0.1, 0.01, 16.0, 0.01), (100.0, 2e4, 16.0, 100.0))
 
 
 def losses(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    """L1n, L2n, L1log of curves (…, 87); ``mask`` marks the atoms each curve has."""
+    """L1n, L2n, L1log of curves (…, 87): means over every curve's atoms; ``mask`` (broadcast with the
+    curves) marks the atoms each curve has."""
+    mask = mask.expand_as(true)
     scale = (true * mask).amax(-1, keepdim=True)
     d = (pred - true) / scale * mask
     count = mask.sum()
