@@ -132,3 +132,19 @@ def test_library_curve_with_the_slicing_correction(monkeypatch):
     monkeypatch.setattr(slicing_correction, "load_correction", lambda: _table())  # no Au [110] 300 kV row
     with pytest.raises(AtomcountError, match=r"\[110\]"):
         ppiscs_curve("Au", "110", 300.0, 21.0, 46.0, 190.0, 0.085, source="library", slicing_correction=True)
+
+
+def test_cli_curve_with_the_slicing_correction(tmp_path):
+    from click.testing import CliRunner
+
+    from atomcount.cli import cli
+
+    base = ["ppiscs", "curve", "--element", "Au", "--zone", "100", "--voltage", "300", "--convergence", "21",
+            "--inner", "46", "--outer", "190", "--rmsd", "0.085", "--source", "library"]
+    out = CliRunner().invoke(cli, base + ["--slicing-correction", "--csv", str(tmp_path / "c.csv")])
+    assert out.exit_code == 0, out.output
+    values = np.loadtxt(tmp_path / "c.csv", delimiter=",", skiprows=1)[:, 1]
+    entry = read_entry(DEFAULT_LIBRARY / "Au_100_300kV_rmsd0.0850.h5")
+    np.testing.assert_allclose(values, load_correction().apply(entry).ppiscs(21.0, 46.0, 190.0), rtol=1e-5)
+    refused = CliRunner().invoke(cli, base[:-1] + ["surrogate", "--slicing-correction"])
+    assert refused.exit_code != 0 and "slicing_correction is for source='library'" in str(refused.exception)

@@ -90,13 +90,18 @@ def queue(run_it, hours, out, elements, zones, voltages, threads, report):
 @click.option("--rmsd", required=True, type=float, help="rms displacement per direction (Å).")
 @click.option("--source", default=None, help="surrogate or library [default: library with --library, else surrogate].")
 @click.option("--library", default=None, type=click.Path(file_okay=False), help="Library directory.")
+@click.option("--slicing-correction", is_flag=True,
+              help="Library source: correct the entries to converged slicing (the shipped table).")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Write atoms,ppiscs_A2 CSV.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), help="Write a PNG plot.")
-def curve(element, zone, voltage, convergence, inner, outer, rmsd, source, library, csv_path, plot_path):
+def curve(element, zone, voltage, convergence, inner, outer, rmsd, source, library, slicing_correction, csv_path,
+          plot_path):
     """PPISCS (Å²) of a column of 1…N atoms."""
     from atomcount.stem.ppiscs.curve import ppiscs_curve
 
-    values = ppiscs_curve(element, zone, voltage, convergence, inner, outer, rmsd, source=source, library=library)
+    options = {"slicing_correction": True} if slicing_correction else {}
+    values = ppiscs_curve(element, zone, voltage, convergence, inner, outer, rmsd, source=source, library=library,
+                          **options)
     rows = [(n + 1, float(v)) for n, v in enumerate(values)]
     if csv_path:
         with open(csv_path, "w") as fh:

@@ -70,6 +70,9 @@ def _from_surrogate(*args, **options) -> np.ndarray:
 
     if options.pop("library", None) is not None:
         raise AtomcountError("library= is for source='library'; the surrogate takes weights=")
+    if "slicing_correction" in options:
+        raise AtomcountError("slicing_correction is for source='library'; the surrogate gives what it was trained "
+                             "on (its model card says whether that was the slicing-corrected library)")
     return predict(*args, **options)
 
 
