@@ -191,3 +191,49 @@ def test_training_losses_are_means_over_every_curve_atom():
     scale = (true * mask).amax(-1, keepdim=True)
     parts = losses(true + 0.01 * scale, true, mask)
     assert abs(float(parts["l1n"]) - 0.01) < 1e-6 and abs(float(parts["l2n"]) - 1e-4) < 1e-8
+
+
+@pytest.fixture(scope="module")
+def tiny_table():
+    from atomcount.stem.ppiscs.surrogate.features import build_table
+
+    return build_table(np.array([15.0, 25.0]), names=["Al_100_300kV_rmsd0.0850"], dtype=np.float32)
+
+
+TINY = dict(steps=12, seed=4, lr=2e-3, warmup=3, batch=4, detectors=2, log_every=1, width=16, depth=2, rank=2)
+
+
+def test_training_in_chunks_gives_the_weights_of_one_run(tiny_table, tmp_path):
+    from atomcount.stem.ppiscs.surrogate.train import train
+
+    whole, log, status = train("additive", tiny_table, **TINY)
+    assert status["finished"] and status["step"] == 12 and len(log) == 12
+    ckpt = tmp_path / "state.pt"
+    _, _, first = train("additive", tiny_table, checkpoint=ckpt, until_step=5, **TINY)
+    assert not first["finished"] and first["step"] == 5 and ckpt.exists()
+    _, _, none = train("additive", tiny_table, checkpoint=ckpt, deadline=0.0, **TINY)  # past deadline: no step
+    assert none["step"] == 5
+    chunked, log2, last = train("additive", tiny_table, checkpoint=ckpt, **TINY)
+    assert last["finished"] and [r["step"] for r in log2] == list(range(12))
+    import torch
+
+    for a, b in zip(whole.state_dict().values(), chunked.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_checkpoint_of_other_settings_is_refused(tiny_table, tmp_path):
+    from atomcount.stem.ppiscs.surrogate.train import train
+
+    ckpt = tmp_path / "state.pt"
+    train("additive", tiny_table, checkpoint=ckpt, until_step=2, **TINY)
+    with pytest.raises(AtomcountError, match="other settings.*lr"):
+        train("additive", tiny_table, checkpoint=ckpt, **{**TINY, "lr": 1e-3})
+
+
+def test_cli_hours_without_a_checkpoint_is_refused(tmp_path):
+    from click.testing import CliRunner
+
+    from atomcount.stem.ppiscs.surrogate.train import main
+
+    out = CliRunner().invoke(main, ["--model", "additive", "--hours", "1", "--out", str(tmp_path / "w.npz")])
+    assert out.exit_code == 2 and "--hours needs --checkpoint" in out.output

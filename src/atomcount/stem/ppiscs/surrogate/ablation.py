@@ -45,7 +45,7 @@ def main(steps, seed):
     with tempfile.TemporaryDirectory() as tmp:
         for label, kw in VARIANTS:
             t0 = time.perf_counter()
-            model, _ = train("dense", table, steps, seed=seed, lr=2e-3, batch=128, log_every=10**9, **kw)
+            model, _, _ = train("dense", table, steps, seed=seed, lr=2e-3, batch=128, log_every=10**9, **kw)
             seconds = time.perf_counter() - t0
             path = Path(tmp) / "m.npz"
             export(model, "dense", path, {})

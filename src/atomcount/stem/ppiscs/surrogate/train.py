@@ -14,6 +14,10 @@ in the paper) λ = (0.1, 0.01, 16, 0.01), stage 2 λ = (100, 2e4, 16, 100). Lear
 rate: linear warm-up, then exponential decay; Adam. The paper's learning rates
 (5e-5, 2.5e-5) assume 16 M examples × 180 epochs on a GPU; this CPU budget uses a
 larger rate (``--lr``) and fewer steps.
+
+Resumable: with ``--checkpoint FILE --hours H`` a run advances in time-boxed chunks (state written
+atomically every 10 minutes and at the stop; the same command continues it) and exports the
+weights once it has done ``--steps``; chunks reach the same weights as one uninterrupted run.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ import click
 import numpy as np
 import torch
 
+from atomcount.core.errors import AtomcountError
 from atomcount.stem.ppiscs.surrogate.features import (
     EDGE_NODES, CurveTable, build_table, detector_basis, encode_full, sample_detectors, N_OUT, NODES,
 )
@@ -92,22 +97,74 @@ def make_model(kind: str, **kw) -> torch.nn.Module:
     raise ValueError(f"unknown model {kind!r}")
 
 
+def _save_state(path: Path, state: dict) -> None:
+    """Write a training state atomically (``torch.save`` to a temporary name, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def train(kind: str, table: CurveTable, steps: int, seed: int = 0, lr: float = 1e-3, warmup: int = 300,
-          batch: int = 256, detectors: int = 8, log_every: int = 200, **model_kw) -> tuple[torch.nn.Module, list[dict]]:
-    """Train a model; returns it and the log (step, seconds, losses).
+          batch: int = 256, detectors: int = 8, log_every: int = 200, *, checkpoint: str | os.PathLike | None = None,
+          until_step: int | None = None, deadline: float | None = None, checkpoint_seconds: float = 600.0,
+          **model_kw) -> tuple[torch.nn.Module, list[dict], dict]:
+    """Train a model, resumably; returns it, the log (step, seconds, losses) and the run's status.
 
     ``batch`` is the number of settings per step; the additive network sees ``detectors``
     detectors per setting (cheap: its trunk does not depend on the detector), the dense
     one one detector per setting plus the two halves for the constraint.
+
+    With ``checkpoint`` (a file) the run resumes from it when it exists — it must have been
+    written with the same settings and training entries — and writes it atomically every
+    ``checkpoint_seconds`` and when it stops: at ``steps``, at ``until_step`` or when
+    ``time.time()`` passes ``deadline``. Weights, Adam state, step, the batch generator's
+    state and the log are kept, so chunks reach the same weights as one uninterrupted run.
+
+    Returns
+    -------
+    model, log, status
+        ``status``: {"step": steps done, "steps": steps, "finished": bool, "seconds": training
+        seconds over all chunks}.
     """
+    config = {"kind": kind, "steps": steps, "seed": seed, "lr": lr, "warmup": warmup, "batch": batch,
+              "detectors": detectors, "model_kw": model_kw, "entries": sorted(set(table.entry.tolist())),
+              "settings": len(table)}
     torch.manual_seed(seed)
     model = make_model(kind, **model_kw)
     sampler = Sampler(table, seed + 1, edge=bool(model_kw.get("edge", False)))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    start, log, done_seconds = 0, [], 0.0
+    path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and path.exists():
+        state = torch.load(path, weights_only=False)
+        if state["config"] != config:
+            diff = sorted(k for k in config if state["config"].get(k) != config[k])
+            raise AtomcountError(f"{path} was written by a run with other settings ({', '.join(diff)}); "
+                                 "pass another --checkpoint or delete it to start over")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sampler.rng.bit_generator.state = state["rng"]
+        start, log, done_seconds = state["step"], state["log"], state["seconds"]
+    stop = min(steps, until_step) if until_step is not None else steps
     stage1 = max(1, steps // 9)
     final_lr = lr / 20
-    log, t0 = [], time.perf_counter()
-    for step in range(steps):
+    t0 = last_save = time.perf_counter()
+
+    def status(step: int) -> dict:
+        return {"step": step, "steps": steps, "finished": step >= steps,
+                "seconds": done_seconds + time.perf_counter() - t0}
+
+    def save(step: int) -> None:
+        if path is not None:
+            _save_state(path, {"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                               "rng": sampler.rng.bit_generator.state, "step": step, "log": log,
+                               "seconds": status(step)["seconds"]})
+
+    step = start
+    for step in range(start, stop):
+        if deadline is not None and time.time() >= deadline:
+            break
         if step < warmup:
             rate = lr * (step + 1) / warmup
         else:
@@ -130,11 +187,17 @@ def train(kind: str, table: CurveTable, steps: int, seed: int = 0, lr: float = 1
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if step % log_every == 0 or step == steps - 1:
-            rec = {"step": step, "seconds": round(time.perf_counter() - t0, 1), "lr": rate,
-                   **{k: float(v) for k, v in parts.items()}, "cstr": float(cstr)}
+            rec = {"step": step, "seconds": round(status(step)["seconds"], 1), "lr": rate,
+                   **{k: float(v.detach()) for k, v in parts.items()}, "cstr": float(cstr.detach())}
             log.append(rec)
             print(json.dumps(rec), flush=True)
-    return model, log
+        if time.perf_counter() - last_save >= checkpoint_seconds:
+            save(step + 1)
+            last_save = time.perf_counter()
+    else:
+        step = stop
+    save(step)
+    return model, log, status(step)
 
 
 def export(model: torch.nn.Module, kind: str, path: Path, meta: dict) -> None:
@@ -199,11 +262,18 @@ def domain_of(table: CurveTable) -> dict:
 @click.option("--holdout", default="", help="Comma-separated entry names never used in training.")
 @click.option("--library", default=None, type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(), help="Output .npz of the weights.")
-def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, slicing_correction, holdout, library, out):
-    """Train a PPISCS surrogate (one thread) and export its weights."""
+@click.option("--checkpoint", default=None, type=click.Path(dir_okay=False),
+              help="Resume from / save the training state here (atomically, every 10 min and at the stop).")
+@click.option("--hours", default=None, type=float, help="With --checkpoint: stop after this wall time (h); "
+              "run the same command again to continue.")
+def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, slicing_correction, holdout, library, out,
+         checkpoint, hours):
+    """Train a PPISCS surrogate (one thread) and export its weights when it has done --steps."""
     from atomcount.stem.ppiscs.library import list_entries
     from atomcount.stem.ppiscs.slicing_correction import load_correction
 
+    if hours is not None and checkpoint is None:
+        raise click.UsageError("--hours needs --checkpoint (the state to continue from)")
     torch.set_num_threads(1)
     held = [h for h in holdout.split(",") if h]
     names = [d["path"] and Path(d["path"]).stem for d in list_entries(library)]
@@ -213,9 +283,14 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, slic
     table = build_table(TRAIN_ALPHAS, library, train_names, dtype=np.float32, correction=correction)
     print(f"table: {len(table)} settings from {len(train_names)} entries in {time.perf_counter() - t0:.0f} s", flush=True)
     kw = dict(width=width, depth=depth, rank=rank, edge=edge) if kind == "additive" else dict(growth=width, layers=depth)
-    t0 = time.perf_counter()
-    model, log = train(kind, table, steps, seed=seed, lr=lr, batch=batch, detectors=detectors, **kw)
-    seconds = time.perf_counter() - t0
+    deadline = time.time() + 3600 * hours if hours is not None else None
+    model, log, status = train(kind, table, steps, seed=seed, lr=lr, batch=batch, detectors=detectors,
+                               checkpoint=checkpoint, deadline=deadline, **kw)
+    seconds = status["seconds"]
+    if not status["finished"]:
+        print(f"stopped at step {status['step']} of {steps} ({seconds / 3600:.2f} CPU-h so far); state in "
+              f"{checkpoint}: run the same command again to continue")
+        return
     meta = {"model_kw": kw, "domain": domain_of(table), "holdout_entries": held, "train_alphas": "10…35.5 mrad step 0.2",
             "slicing_correction": correction.describe() if correction else None,
             "steps": steps, "seed": seed, "lr": lr, "batch": batch, "detectors": detectors,
@@ -224,7 +299,8 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, slic
                        f"--lr {lr} --batch {batch} --detectors {detectors} --width {width} --depth {depth} --rank {rank}"
                        + (" --edge" if edge and kind == "additive" else "")
                        + (" --slicing-correction" if slicing_correction else "")
-                       + (f" --holdout {holdout}" if holdout else "") + f" --out {out}"}
+                       + (f" --holdout {holdout}" if holdout else "") + f" --out {out}"
+                       + (f" --checkpoint {checkpoint} (in chunks of --hours)" if checkpoint else "")}
     export(model, kind, Path(out), meta)
     torch.save({"state": model.state_dict(), "meta": meta, "log": log}, Path(out).with_suffix(".pt"))
     print(f"wrote {out} ({seconds:.0f} s training)")
