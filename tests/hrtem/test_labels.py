@@ -49,6 +49,16 @@ def test_sparse_projection_equals_the_dense_least_squares_solution():
     np.testing.assert_allclose(got, np.linalg.solve(gram, rhs), atol=1e-4)
 
 
+def test_float32_maps_project_exactly_as_their_float64_copies():
+    # the network's probabilities are float32: gathered then widened, they give the float64 result bit for bit
+    rng = np.random.default_rng(5)
+    maps = rng.random((15, 96, 80)).astype(np.float32)
+    xy = rng.uniform(8, 72, (30, 2))
+    got = project_onto_columns(maps, xy, 2.0)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, project_onto_columns(maps.astype(np.float64), xy, 2.0))
+
+
 def test_class_maps_are_probabilities_and_one_hot_at_centres():
     cols = ColumnTable(np.array([[5.0, 5.0], [10.0, 7.5]]), np.array([3, 12], np.int32))
     c = class_maps(cols, (64, 64), 0.25)

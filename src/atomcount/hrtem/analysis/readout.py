@@ -126,7 +126,7 @@ def columns_from_classes(probabilities: np.ndarray, sampling: float,
     if len(xy) == 0:
         z = np.zeros(0)
         return ColumnEstimate(xy, z.astype(int), z, z)
-    a = np.clip(project_onto_columns(np.asarray(probabilities[1:], np.float64), xy, SIGMA / sampling), 0, None)
+    a = np.clip(project_onto_columns(probabilities[1:], xy, SIGMA / sampling), 0, None)
     total = a.sum(axis=1)
     keep = total > 0
     xy, a, total = xy[keep], a[keep], total[keep]
