@@ -225,12 +225,12 @@ def count_columns(
 def _column_probabilities(probabilities: np.ndarray, xy_px: np.ndarray, sampling: float) -> np.ndarray:
     """Height probabilities (n, 15) at columns ``xy_px`` (px) from class maps (16, H, W).
 
-    The same Gaussian-weighted read-out as :func:`atomcount.hrtem.analysis.readout.columns_from_classes`,
-    normalised over the heights 1…15 (background excluded).
+    The same Gaussian-weighted read-out as :func:`atomcount.hrtem.analysis.readout.columns_from_classes`
+    (:func:`~atomcount.hrtem.analysis.readout.class_amplitudes`), normalised over the heights 1…15
+    (background excluded; uniform where every amplitude is 0).
     """
-    from atomcount.hrtem.labels import SIGMA, project_onto_columns
+    from atomcount.hrtem.analysis.readout import class_amplitudes
 
-    a = np.clip(project_onto_columns(np.asarray(probabilities[1:], np.float64), xy_px, SIGMA / sampling), 0, None)
-    a = a.reshape(len(xy_px), probabilities.shape[0] - 1)
+    a = class_amplitudes(probabilities, xy_px, sampling)
     total = a.sum(axis=1, keepdims=True)
     return np.where(total > 0, a / np.where(total > 0, total, 1), 1.0 / a.shape[1])

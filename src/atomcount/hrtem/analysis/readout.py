@@ -114,6 +114,16 @@ def columns_from_regression(height_map: np.ndarray, sampling: float, threshold: 
 DETECTION_THRESHOLD = 0.3
 
 
+def class_amplitudes(probabilities: np.ndarray, xy_px: np.ndarray, sampling: float) -> np.ndarray:
+    """Gaussian-weighted amplitudes (n, 15) of the height classes 1…15 at columns ``xy_px`` (px), ≥ 0.
+
+    The least-squares amplitudes of the label Gaussians (:func:`~atomcount.hrtem.labels.project_onto_columns`)
+    in each class probability map (16, H, W; class 0, the background, left out) at ``sampling`` Å/px.
+    """
+    a = project_onto_columns(probabilities[1:], xy_px, SIGMA / sampling)
+    return np.clip(a.reshape(len(xy_px), probabilities.shape[0] - 1), 0, None)
+
+
 def columns_from_classes(probabilities: np.ndarray, sampling: float,
                          threshold: float = DETECTION_THRESHOLD) -> ColumnEstimate:
     """Columns and heights from predicted class probabilities (16, H, W).
@@ -126,7 +136,7 @@ def columns_from_classes(probabilities: np.ndarray, sampling: float,
     if len(xy) == 0:
         z = np.zeros(0)
         return ColumnEstimate(xy, z.astype(int), z, z)
-    a = np.clip(project_onto_columns(probabilities[1:], xy, SIGMA / sampling), 0, None)
+    a = class_amplitudes(probabilities, xy, sampling)
     total = a.sum(axis=1)
     keep = total > 0
     xy, a, total = xy[keep], a[keep], total[keep]
