@@ -35,6 +35,7 @@ from atomcount.stem.ppiscs.slicing_correction import (
     REFERENCE_SLICE,
     TABLE_ALPHA,
     TABLE_ATOMS,
+    TABLE_RMSD,
     Row,
     SlicingCorrection,
     band_factors,
@@ -66,25 +67,28 @@ SHOWN_ATOMS = (1, 2, 5, 20, 61)
 
 
 def _key(element: str, voltage: float, atoms: int, sampling: float | None, slice_thickness: float | None,
-         phonon_seed: int | None = None, zone: str = "100") -> str:
+         phonon_seed: int | None = None, zone: str = "100", rmsd: float = TABLE_RMSD) -> str:
     seed = "" if phonon_seed is None else f"_seed{phonon_seed}"
     axis = "" if zone == "100" else f"_{zone}"
-    return f"columns_{element}{axis}_{voltage:g}kV_{atoms}_{sampling}_{slice_thickness}{seed}"
+    displacement = "" if rmsd == TABLE_RMSD else f"_rmsd{rmsd:g}"
+    return f"columns_{element}{axis}_{voltage:g}kV_{atoms}_{sampling}_{slice_thickness}{seed}{displacement}"
 
 
 def column_run(element: str, voltage: float, atoms: int, sampling: float | None,
-               slice_thickness: float | None, phonon_seed: int | None = None, zone: str = "100") -> dict:
+               slice_thickness: float | None, phonon_seed: int | None = None, zone: str = "100",
+               rmsd: float = TABLE_RMSD) -> dict:
     """PPISCS (Å², per detector, 1…``atoms`` atoms) and CPU seconds of one run along ``zone`` at ``voltage``
-    kV (phonon configuration of ``phonon_seed``, by default the entry's)."""
-    entry = Entry(element, zone, voltage, 0.085)
+    kV and ``rmsd`` Å (phonon configuration of ``phonon_seed``, by default the entry's)."""
+    entry = Entry(element, zone, voltage, rmsd)
     settings = SimulationSettings(supercell_length=4.0, max_convergence=25.0, max_atoms=atoms, antialias_taper=0.0)
-    with tqdm(desc=f"{element} [{zone}] {voltage:g} kV {sampling} {slice_thickness}", unit="slice", leave=False,
+    with tqdm(desc=f"{element} [{zone}] {voltage:g} kV rmsd {rmsd:g} {sampling} {slice_thickness}", unit="slice",
+              leave=False,
               mininterval=30) as bar:
         result = simulate_sliced(entry, settings=settings, sampling=sampling, slice_thickness=slice_thickness,
                                  phonon_seed=phonon_seed, progress=bar.update)
     # the ring intensities per tilt and thickness, for ring-resolved comparisons
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(CACHE / f"{_key(element, voltage, atoms, sampling, slice_thickness, phonon_seed, zone)}_rings.npz",
+    np.savez_compressed(CACHE / f"{_key(element, voltage, atoms, sampling, slice_thickness, phonon_seed, zone, rmsd)}_rings.npz",
                         intensity=result.intensity, tilts=result.geometry.tilts,
                         multiplicity=result.geometry.multiplicity, cell_mrad=np.array(result.geometry.cell_mrad))
     return {"ppiscs": {name: result_ppiscs(result, *det).tolist() for name, det in COLUMN_DETECTORS.items()},
@@ -159,13 +163,14 @@ def _detected(rings: np.ndarray, cell_mrad: tuple, inner: float, outer: float) -
     return ring_integral(rings, inner, outer, 1.0, tilt_shifts(cell_mrad))
 
 
-def correction_runs(row: Row, phonon_seed: int | None = None) -> dict:
+def correction_runs(row: Row, phonon_seed: int | None = None, rmsd: float = TABLE_RMSD) -> dict:
     """Per-tilt rings of the library-scheme and reference runs of one column (simulated once, cached)."""
     element, zone, voltage = row
     out = {}
     for name, (samp, st) in CORRECTION_RUNS.items():
-        key = _key(element, voltage, TABLE_ATOMS, samp, st, phonon_seed, zone)
-        _cached(key, lambda samp=samp, st=st: column_run(element, voltage, TABLE_ATOMS, samp, st, phonon_seed, zone))
+        key = _key(element, voltage, TABLE_ATOMS, samp, st, phonon_seed, zone, rmsd)
+        _cached(key, lambda samp=samp, st=st: column_run(element, voltage, TABLE_ATOMS, samp, st, phonon_seed, zone,
+                                                          rmsd))
         with np.load(CACHE / f"{key}_rings.npz") as z:
             out[name] = {k: z[k] for k in z.files}
         out[name]["cpu_seconds"] = json.loads((CACHE / f"{key}.json").read_text())["cpu_seconds"]
@@ -181,7 +186,7 @@ TABLE_CONFIGS = 2
 
 def _config_seeds(row: Row, configs: int) -> list[int | None]:
     """Phonon seeds of a column's configurations: None (the entry's seed) and the next ``configs − 1``."""
-    first = Entry(*row, 0.085).seed
+    first = Entry(*row, TABLE_RMSD).seed
     return [None] + [first + k for k in range(1, configs)]
 
 
@@ -226,23 +231,40 @@ def _corrected_vs_reference(correction: SlicingCorrection, row: Row, runs: dict)
     return out
 
 
+def _deviation(correction: SlicingCorrection, row: Row, runs: dict, worst: dict | None = None) -> dict:
+    """{detector: (before, after)}: the largest |library/reference − 1| over the thicknesses of one configuration's
+    runs without and with ``correction``, or the larger of that and ``worst``."""
+    out = dict(worst) if worst else {d: (0.0, 0.0) for d in COLUMN_DETECTORS}
+    for d, v in _corrected_vs_reference(correction, row, runs).items():
+        before = float(np.max(np.abs(v["library"] / v["reference"] - 1)))
+        after = float(np.max(np.abs(v["corrected"] / v["reference"] - 1)))
+        out[d] = (max(out[d][0], before), max(out[d][1], after))
+    return out
+
+
 def held_out_deviation(row: Row, runs: list[dict], max_angle: float = MAX_ANGLE) -> dict:
     """Largest |library/reference − 1| over the thicknesses of each configuration, before and after a
     table built from the *other* configurations (bands up to ``max_angle`` mrad): {detector: (before,
     after)}, worst over configurations."""
-    out: dict = {d: (0.0, 0.0) for d in COLUMN_DETECTORS}
+    out = None
     for k, held in enumerate(runs):
         others = [r for j, r in enumerate(runs) if j != k]
-        c = _corrected_vs_reference(_table({row: _factors(others, max_angle)}), row, held)
-        for d, v in c.items():
-            before = float(np.max(np.abs(v["library"] / v["reference"] - 1)))
-            after = float(np.max(np.abs(v["corrected"] / v["reference"] - 1)))
-            out[d] = (max(out[d][0], before), max(out[d][1], after))
+        out = _deviation(_table({row: _factors(others, max_angle)}), row, held, out)
     return out
 
 
-def correction_section(correction: SlicingCorrection, runs: dict) -> None:
-    """The ``ppiscs-slicing-correction`` section: what the correction changes, checked on held-out configurations."""
+def transfer_deviation(correction: SlicingCorrection, row: Row, runs: list[dict]) -> dict:
+    """Worst over configurations of :func:`_deviation` with the table (built at :data:`TABLE_RMSD`) applied to
+    runs of another rmsd: {detector: (before, after)}."""
+    out = None
+    for r in runs:
+        out = _deviation(correction, row, r, out)
+    return out
+
+
+def correction_section(correction: SlicingCorrection, runs: dict, transfer: dict | None = None) -> None:
+    """The ``ppiscs-slicing-correction`` section: what the correction changes, checked on held-out configurations
+    and (``transfer``: {(row, rmsd): runs per configuration}) on columns of other rmsd."""
     dets = list(COLUMN_DETECTORS)
     high = dets[-1]  # the 150–250 mrad detector
     rows, high_rows = [], []
@@ -260,6 +282,19 @@ def correction_section(correction: SlicingCorrection, runs: dict) -> None:
         uncapped = held_out_deviation(row, rs, max_angle=np.inf)[high] if len(rs) > 1 else (np.nan, np.nan)
         one_atom = " / ".join(f"{100 * (c[high]['library'][0] / c[high]['reference'][0] - 1):+.1f}" for c in per_config)
         high_rows.append(f"| {el} | [{zone}] | {kv:g} | {one_atom} % | {100 * uncapped[1]:.1f} % |")
+    transfer_rows = []
+    for (row, rmsd), rs in (transfer or {}).items():
+        dev = transfer_deviation(correction, row, rs)
+        transfer_rows.append(f"| {row[0]} | [{row[1]}] | {row[2]:g} | {rmsd:g} | {len(rs)} | "
+                             + " | ".join(f"{100 * dev[d][0]:.1f} → {100 * dev[d][1]:.1f} %" for d in dets) + " |")
+    transfer_text = "" if not transfer_rows else f"""
+
+Transfer to other rmsd (the table, measured at {TABLE_RMSD} Å, applied to columns of another rmsd, same phonon
+seeds; largest |library/reference − 1| over 1–{TABLE_ATOMS} atoms before → after, worst over configurations):
+
+| element | zone | kV | rmsd (Å) | configurations | {' | '.join(dets)} |
+|---|---|---|---|---|{'---|' * len(dets)}
+{chr(10).join(transfer_rows)}"""
     n_cfg = max(len(r) for r in runs.values())
     body = f"""Table `src/atomcount/data/{DEFAULT_TABLE.name}` ({DEFAULT_TABLE.stat().st_size / 1024:.0f} KiB): one row for
 every element, zone axis and voltage the library holds: the ratio of a {REFERENCE_SLICE} Å-slice, {REFERENCE_SAMPLING} Å-sampling
@@ -291,8 +326,8 @@ detector is left as it was: there the library's deviation changes with the confi
 sampling; it averages over the entries' 8 configurations), and correcting those bands with a table from other
 configurations is better for some elements and worse for others (second table); the limit keeps the worst case
 lower.
-Not measured here: the transfer to thicker columns (beyond {TABLE_ATOMS} atoms the last row is used), to other
-rmsd; an (element, zone, kV) without a row is refused."""
+Not measured here: the transfer to thicker columns (beyond {TABLE_ATOMS} atoms the last row is used); an (element,
+zone, kV) without a row is refused.{transfer_text}"""
     write_section("ppiscs-slicing-correction", "PPISCS: slicing correction of the library, per element and voltage",
                   body, f"{COMMAND} --correction")
 
@@ -300,28 +335,30 @@ rmsd; an (element, zone, kV) without a row is refused."""
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--elements", default=None,
-                   help="comma-separated elements (default Au,Al; with --correction every element of the library)")
+                   help="comma-separated elements (default Au,Al; with --correction: rows of the --transfer-rmsd "
+                        "check, default Au)")
     p.add_argument("--atoms", type=int, default=20, help="atoms per column (thickest)")
     p.add_argument("--voltage", type=float, default=300.0, help="kV")
     p.add_argument("--finest", type=float, default=0.0125, help="thinnest slices simulated (Å)")
     p.add_argument("--correction", action="store_true",
                    help="build the shipped slicing-correction table, one row per (element, zone, kV) of the "
                         "library's entries, and its section")
-    p.add_argument("--voltages", default=None, help="with --correction: only these comma-separated kV")
-    p.add_argument("--zones", default=None, help="with --correction: only these comma-separated zone axes")
+    p.add_argument("--transfer-rmsd", default=None,
+                   help="with --correction: also check the table on columns of these comma-separated rmsd (Å)")
+    p.add_argument("--zones", default="100", help="with --transfer-rmsd: zone axes of the check")
+    p.add_argument("--voltages", default="300", help="with --transfer-rmsd: kV of the check")
     p.add_argument("--configs", type=int, default=TABLE_CONFIGS,
                    help="frozen-phonon configurations per column the table averages")
     a = p.parse_args()
     if a.correction:
-        rows = [r for r in library_rows()
-                if (a.elements is None or r[0] in a.elements.split(","))
-                and (a.zones is None or r[1] in a.zones.split(","))
-                and (a.voltages is None or any(np.isclose(r[2], float(v)) for v in a.voltages.split(",")))]
-        if not rows:
-            raise SystemExit("no library entry matches --elements/--zones/--voltages")
-        correction, runs = build_correction(rows, a.configs)
+        correction, runs = build_correction(library_rows(), a.configs)
         correction.save(DEFAULT_TABLE)
-        correction_section(correction, runs)
+        transfer = {}
+        for rmsd in (float(r) for r in (a.transfer_rmsd.split(",") if a.transfer_rmsd else [])):
+            for row in [r for r in runs if r[0] in (a.elements or "Au").split(",") and r[1] in a.zones.split(",")
+                        and any(np.isclose(r[2], float(v)) for v in a.voltages.split(","))]:
+                transfer[row, rmsd] = [correction_runs(row, s, rmsd) for s in _config_seeds(row, a.configs)]
+        correction_section(correction, runs, transfer)
         return
     run_study(tuple(x for x in (a.elements or "Au,Al").split(",") if x), a.voltage, a.atoms, a.finest)
     columns_section(cached_studies())

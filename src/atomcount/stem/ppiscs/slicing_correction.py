@@ -35,6 +35,9 @@ REFERENCE_SLICE = 0.025
 REFERENCE_SAMPLING = 0.01
 #: Atoms per column of the table's runs.
 TABLE_ATOMS = 20
+#: rms displacement per direction (Å) of the table's runs; entries of other rmsd get the same factors
+#: (the transfer is measured by ``python -m atomcount.bench.ppiscs_columns --transfer-rmsd``).
+TABLE_RMSD = 0.085
 #: Convergence semi-angle (mrad) at which the aperture-averaged rings are compared.
 TABLE_ALPHA = 21.0
 #: Width (mrad) of the scattering-angle bands the ratio is taken over: wide enough to hold a
