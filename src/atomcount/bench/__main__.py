@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "model3d": "atomcount.bench.model3d",
     "ppiscs-library": "atomcount.bench.ppiscs_library",
     "ppiscs-surrogate": "atomcount.bench.ppiscs_surrogate",
+    "ppiscs-capacity": "atomcount.bench.ppiscs_capacity",
     "ppiscs-columns": "atomcount.bench.ppiscs_columns",
     "stem-accuracy": "atomcount.bench.stem_accuracy",
     "movie": "atomcount.bench.movie",

@@ -237,3 +237,21 @@ def test_cli_hours_without_a_checkpoint_is_refused(tmp_path):
 
     out = CliRunner().invoke(main, ["--model", "additive", "--hours", "1", "--out", str(tmp_path / "w.npz")])
     assert out.exit_code == 2 and "--hours needs --checkpoint" in out.output
+
+
+def test_capacity_floor_recovers_a_curve_set_of_the_networks_form():
+    # curves that are exactly hat integrals of a rank-2 density: the full and rank-2 fits reproduce them
+    # (up to the table's linear interpolation between its 0.25 mrad grid points); rank 1 cannot
+    from atomcount.stem.ppiscs.surrogate.capacity import representation_errors
+    from atomcount.stem.ppiscs.surrogate.features import CurveTable, NODES, hat_cumulative
+
+    rng = np.random.default_rng(1)
+    atoms = np.arange(1, 88)
+    density = (np.outer((NODES / 50.0) ** -3, atoms ** 0.9) + np.outer(np.exp(-((NODES - 60) / 20) ** 2), np.sqrt(atoms)))
+    grid = np.arange(0.0, 250.01, 0.25)
+    cum = (hat_cumulative(grid) @ density).T[None]  # (1, 87, G)
+    table = CurveTable(cum, np.array([79]), np.array(["110"]), np.array([300.0]), np.array([0.085]),
+                       np.array([21.0]), np.array(["synthetic"]))
+    err, (inner, outer, truth) = representation_errors(table, 0, NODES, (1, 2, None), rng=rng, n_fit=3000, n_test=1000)
+    assert err[None] < 2e-4 and err[2] < 2e-4 and err[1] > 5 * err[2]
+    assert truth.shape == (1000, 87) and np.all(outer > inner)
