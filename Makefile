@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean weights train-continue ppiscs-library ppiscs-queue ppiscs-surrogate
+.PHONY: demo test bench install clean weights train-continue ppiscs-library ppiscs-queue ppiscs-surrogate ppiscs-surrogate-continue
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,15 @@ ppiscs-surrogate: $(STAMP)
 		--batch 128 --detectors 8 --width 128 --depth 4 --rank 8 \
 		--out runs/ppiscs/additive.npz
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.ship runs/ppiscs/additive.npz
+
+# The next surrogate, on the slicing-corrected library, advanced HOURS at a time from its state in
+# training/ppiscs (commit it when work stops); once it has done its steps it exports
+# runs/ppiscs/corrected.npz — measure it (python -m atomcount.bench.ppiscs_surrogate --weights …) before
+# shipping it with python -m atomcount.stem.ppiscs.surrogate.ship.
+ppiscs-surrogate-continue: $(STAMP)
+	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 \
+		--lr 0.002 --batch 128 --detectors 8 --width 128 --depth 4 --rank 8 --slicing-correction \
+		--checkpoint training/ppiscs/surrogate_corrected.pt --hours $(HOURS) --out runs/ppiscs/corrected.npz
 
 clean:
 	rm -rf $(VENV) demo_output build *.egg-info
