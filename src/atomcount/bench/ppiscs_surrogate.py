@@ -140,15 +140,26 @@ def _applications(weights: str | None) -> str:
 @click.command()
 @click.option("--weights", default=None, help="Surrogate .npz [default: shipped].")
 @click.option("--compare", multiple=True, help="Other weights to list in the accuracy table.")
-def main(weights, compare):
+@click.option("--sections", default="speed,accuracy,applications", show_default=True,
+              help="Comma-separated sections to run (timings want an otherwise idle machine).")
+def main(weights, compare, sections):
     """Run the surrogate benchmarks and write their BENCHMARKS.md sections."""
-    speed = _speed(weights)  # first, before anything imports torch
-    write_section("ppiscs-surrogate-speed", "PPISCS surrogate: inference time", speed, CMD)
-    write_section("ppiscs-surrogate-accuracy", "PPISCS surrogate: held-out error and additivity",
-                  _accuracy([weights, *compare]), CMD)
-    write_section("ppiscs-surrogate-applications", "PPISCS surrogate: Nelder–Mead fit and Monte Carlo",
-                  _applications(weights), CMD)
-    print(open("BENCHMARKS.md").read().split("<!-- bench:ppiscs-surrogate-speed -->")[1][:4000])
+    chosen = sections.split(",")
+    unknown = set(chosen) - {"speed", "accuracy", "applications"}
+    if unknown:
+        raise click.UsageError(f"unknown section {sorted(unknown)[0]!r}; choose from speed, accuracy, applications")
+    command = CMD + "".join(f" --{k} {v}" for k, v in (("weights", weights), ("sections", sections)) if v
+                            and not (k == "sections" and v == "speed,accuracy,applications"))
+    command += "".join(f" --compare {c}" for c in compare)
+    if "speed" in chosen:
+        speed = _speed(weights)  # first, before anything imports torch
+        write_section("ppiscs-surrogate-speed", "PPISCS surrogate: inference time", speed, command)
+    if "accuracy" in chosen:
+        write_section("ppiscs-surrogate-accuracy", "PPISCS surrogate: held-out error and additivity",
+                      _accuracy([weights, *compare]), command)
+    if "applications" in chosen:
+        write_section("ppiscs-surrogate-applications", "PPISCS surrogate: Nelder–Mead fit and Monte Carlo",
+                      _applications(weights), command)
 
 
 if __name__ == "__main__":
