@@ -229,6 +229,10 @@ def test_a_checkpoint_of_other_settings_is_refused(tiny_table, tmp_path):
     train("additive", tiny_table, checkpoint=ckpt, until_step=2, **TINY)
     with pytest.raises(AtomcountError, match="other settings.*lr"):
         train("additive", tiny_table, checkpoint=ckpt, **{**TINY, "lr": 1e-3})
+    from dataclasses import replace
+
+    with pytest.raises(AtomcountError, match="other settings.*curve_sum"):  # same entries, other curves
+        train("additive", replace(tiny_table, cum=0.97 * tiny_table.cum), checkpoint=ckpt, **TINY)
 
 
 def test_cli_hours_without_a_checkpoint_is_refused(tmp_path):

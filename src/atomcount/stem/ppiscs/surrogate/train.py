@@ -129,7 +129,7 @@ def train(kind: str, table: CurveTable, steps: int, seed: int = 0, lr: float = 1
     """
     config = {"kind": kind, "steps": steps, "seed": seed, "lr": lr, "warmup": warmup, "batch": batch,
               "detectors": detectors, "model_kw": model_kw, "entries": sorted(set(table.entry.tolist())),
-              "settings": len(table)}
+              "settings": len(table), "curve_sum": float(table.cum.sum(dtype=np.float64))}  # the data, e.g. corrected or not
     torch.manual_seed(seed)
     model = make_model(kind, **model_kw)
     sampler = Sampler(table, seed + 1, edge=bool(model_kw.get("edge", False)))
