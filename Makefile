@@ -61,14 +61,15 @@ ppiscs-surrogate: $(STAMP)
 		--out runs/ppiscs/additive.npz
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.ship runs/ppiscs/additive.npz
 
-# The next surrogate, on the slicing-corrected library, advanced HOURS at a time from its state in
-# training/ppiscs (commit it when work stops); once it has done its steps it exports
-# runs/ppiscs/corrected.npz — measure it (python -m atomcount.bench.ppiscs_surrogate --weights …) before
+# The next surrogate — the shipped recipe plus 6 harmonics of α (features.alpha_harmonics; one entry alone:
+# held-out L1n 7.4e-4 → 5.3e-4, BENCHMARKS ppiscs-surrogate-learning) — advanced HOURS at a time from its
+# state in training/ppiscs (commit it when work stops); once it has done its steps it exports
+# runs/ppiscs/harmonics.npz — measure it (python -m atomcount.bench.ppiscs_surrogate --weights …) before
 # shipping it with python -m atomcount.stem.ppiscs.surrogate.ship.
 ppiscs-surrogate-continue: $(STAMP)
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 \
-		--lr 0.002 --batch 128 --detectors 8 --width 128 --depth 4 --rank 8 --slicing-correction \
-		--checkpoint training/ppiscs/surrogate_corrected.pt --hours $(HOURS) --out runs/ppiscs/corrected.npz
+		--lr 0.002 --batch 128 --detectors 8 --width 128 --depth 4 --rank 8 --alpha-harmonics 6 --slicing-correction \
+		--checkpoint training/ppiscs/surrogate_harmonics.pt --hours $(HOURS) --out runs/ppiscs/harmonics.npz
 
 clean:
 	rm -rf $(VENV) demo_output build *.egg-info

@@ -11,7 +11,7 @@ import pytest
 from atomcount.core.errors import AtomcountError
 from atomcount.stem.ppiscs.surrogate import SurrogateDomainWarning, load, predict, predict_batch
 from atomcount.stem.ppiscs.surrogate.features import (
-    EDGE_NODES, NODES, detector_basis, encode, encode_full, hat_cumulative,
+    EDGE_NODES, NODES, alpha_harmonics, detector_basis, encode, encode_full, hat_cumulative,
 )
 
 
@@ -35,6 +35,19 @@ def test_edge_hats_follow_the_convergence_angle():
     # each hat family is a partition of unity over its span: weights add up to the detector width
     np.testing.assert_allclose(b[:, m:].sum(-1), 3.5)
     np.testing.assert_allclose(b[:, :m].sum(-1), 3.5)
+
+
+def test_alpha_harmonics_are_sines_and_cosines_of_the_scaled_alpha():
+    alpha = np.array([0.0, 17.75, 35.5, 12.3])
+    x = encode(np.full(4, 79), np.full(4, "100"), np.full(4, 300.0), alpha, np.full(4, 0.085))
+    assert alpha_harmonics(x, 0) is x
+    h = alpha_harmonics(x, 3)
+    assert h.shape == (4, 12)
+    np.testing.assert_array_equal(h[:, :6], x)
+    scaled = 2.0 * alpha / 35.5 - 1.0  # α' is −1 at 0 mrad, +1 at 35.5 mrad
+    np.testing.assert_allclose(h[:, 6:9], np.sin(np.pi * scaled[:, None] * [1, 2, 4]), atol=1e-12)
+    np.testing.assert_allclose(h[:, 9:], np.cos(np.pi * scaled[:, None] * [1, 2, 4]), atol=1e-12)
+    np.testing.assert_allclose(h[:, 6:9] ** 2 + h[:, 9:] ** 2, 1.0)
 
 
 def _random_settings(rng, n):
@@ -63,6 +76,7 @@ def test_numpy_path_matches_torch(random_additive):
     rng = np.random.default_rng(1)
     alpha, t0, _, te = _random_settings(rng, 16)
     x = encode(np.full(16, 79), np.full(16, "110"), np.full(16, 300.0), alpha, np.full(16, 0.085))
+    x = alpha_harmonics(x, model.alpha_harmonics)
     b = detector_basis(t0, te, alpha, edge_nodes=EDGE_NODES if model.edge else None)[:, None, :]
     with torch.no_grad():
         ref = model(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32))[:, 0].numpy()

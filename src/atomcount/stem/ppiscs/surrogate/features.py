@@ -75,6 +75,20 @@ def encode(z: np.ndarray, zone: np.ndarray, kv: np.ndarray, alpha: np.ndarray, r
          (zone == "100").astype(np.float64), (zone == "110").astype(np.float64)], axis=-1)
 
 
+def alpha_harmonics(x: np.ndarray, n: int) -> np.ndarray:
+    """:func:`encode`'s inputs (B, 6) followed by sin and cos of π·2^k·α' for k < ``n`` (α' the scaled α):
+    (B, 6 + 2n).
+
+    The bright-field disc's edge moves with α and the density near it changes sharply; a smooth MLP of
+    α alone learns such detail slowly (spectral bias), these harmonics (periods down to 35.5/2^(n−1)
+    mrad) give it directly. ``n = 0`` returns ``x`` unchanged.
+    """
+    if n == 0:
+        return x
+    phase = x[:, 3:4] * (np.pi * 2.0 ** np.arange(n))
+    return np.concatenate([x, np.sin(phase), np.cos(phase)], axis=-1)
+
+
 def encode_full(z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus) -> np.ndarray:
     """Input vectors (B, 11) of the paper's network: :func:`encode` plus θ0, θe (mrad), Cs (µm), C10 (Å)."""
     theta = (THETA_MIN, THETA_MAX)

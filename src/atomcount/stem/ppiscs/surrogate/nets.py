@@ -9,7 +9,9 @@
   ``ρ_n(θ) = s · Σ_r U_nr Σ_m V_rm p_m h_m(θ)`` with U, V ≥ 0 (softplus), a fixed
   fall-off p_m = (θ_m / 50 mrad)^-3 and hats h_m on :data:`~.features.NODES` (and, with
   ``edge=True``, on θ − α at :data:`~.features.EDGE_NODES`, for the bright-field disc
-  edge). The PPISCS of [θ0, θe) is ``ρ`` integrated, i.e. linear in
+  edge). With ``alpha_harmonics=n`` the settings are followed by 2n harmonics of α
+  (:func:`~.features.alpha_harmonics`, computed outside the network). The PPISCS of [θ0, θe) is ``ρ``
+  integrated, i.e. linear in
   ``b`` = :func:`~.features.detector_basis`: non-negative and exactly additive over
   contiguous detectors, for any weights.
 """
@@ -68,17 +70,22 @@ class AdditiveNet(nn.Module):
     Parameters
     ----------
     n_in : int
-        Input size (6).
+        Size of the settings' encoding (6), before the harmonics.
     width, depth : int
         Trunk MLP (swish).
     rank : int
         R of the non-negative factorisation U (87 × R) · V (R × M).
     edge : bool
         Add the hats on θ − α (:data:`~.features.EDGE_NODES`) to the basis.
+    alpha_harmonics : int
+        n of :func:`~.features.alpha_harmonics`: the network's input is (B, n_in + 2n).
     """
 
-    def __init__(self, n_in: int = 6, width: int = 128, depth: int = 4, rank: int = 8, edge: bool = False):
+    def __init__(self, n_in: int = 6, width: int = 128, depth: int = 4, rank: int = 8, edge: bool = False,
+                 alpha_harmonics: int = 0):
         super().__init__()
+        self.alpha_harmonics = alpha_harmonics
+        n_in += 2 * alpha_harmonics
         layers: list[nn.Module] = []
         for k in range(depth):
             layers += [nn.Linear(n_in if k == 0 else width, width), nn.SiLU()]
@@ -93,7 +100,7 @@ class AdditiveNet(nn.Module):
         self.register_buffer("prior", torch.as_tensor((centres / 50.0) ** -3.0, dtype=torch.float32))
 
     def factors(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """U (B, 87, R) and V (B, R, M), both ≥ 0; V carries the scale."""
+        """U (B, 87, R) and V (B, R, M), both ≥ 0; V carries the scale. ``x``: encoded settings with harmonics."""
         h = self.trunk(x)
         u = nn.functional.softplus(self.head_u(h)).view(-1, N_OUT, self.rank)
         v = nn.functional.softplus(self.head_v(h)).view(-1, self.rank, self.n_nodes) * (self.prior * self.log_scale.exp())

@@ -10,7 +10,9 @@ import os
 
 import numpy as np
 
-from atomcount.stem.ppiscs.surrogate.features import EDGE_NODES, NODES, detector_basis, encode, encode_full
+from atomcount.stem.ppiscs.surrogate.features import (
+    EDGE_NODES, NODES, alpha_harmonics, detector_basis, encode, encode_full,
+)
 
 
 def _swish(x: np.ndarray) -> np.ndarray:
@@ -65,6 +67,8 @@ class Surrogate:
         if self.kind == "additive":
             n = sum(1 for k in a if k.startswith("trunk") and k.endswith("_w"))
             self.layers = [(a[f"trunk{k}_w"], a[f"trunk{k}_b"]) for k in range(n)]
+            #: n of features.alpha_harmonics: the first layer sees 6 + 2n inputs
+            self.harmonics = (self.layers[0][0].shape[0] - 6) // 2
             self.rank = a["head_u_w"].shape[1] // 87
             nodes = a["nodes"].astype(np.float64)
             self.nodes = NODES if np.array_equal(nodes, NODES) else nodes
@@ -78,7 +82,7 @@ class Surrogate:
 
     def factors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Additive network: U (B, 87, R) and V·scale (B, R, M) for encoded settings ``x`` (B, 6)."""
-        h = x.astype(np.float32)
+        h = alpha_harmonics(x, self.harmonics).astype(np.float32)
         for w, b in self.layers:
             h = _swish(h @ w + b)
         a = self.arrays

@@ -33,7 +33,7 @@ import torch
 
 from atomcount.core.errors import AtomcountError
 from atomcount.stem.ppiscs.surrogate.features import (
-    EDGE_NODES, CurveTable, build_table, detector_basis, encode_full, sample_detectors, N_OUT, NODES,
+    EDGE_NODES, CurveTable, alpha_harmonics, build_table, detector_basis, encode_full, sample_detectors, N_OUT, NODES,
 )
 from atomcount.stem.ppiscs.surrogate.nets import AdditiveNet, DenseNet1D
 
@@ -57,10 +57,10 @@ def losses(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor) -> dict[s
 class Sampler:
     """Batches of (settings, detectors, target curves) from a :class:`CurveTable`."""
 
-    def __init__(self, table: CurveTable, seed: int, edge: bool = False):
+    def __init__(self, table: CurveTable, seed: int, edge: bool = False, harmonics: int = 0):
         self.table, self.edge = table, edge
         self.rng = np.random.default_rng(seed)
-        self.x = table.inputs()
+        self.x = alpha_harmonics(table.inputs(), harmonics)
         self.mask = (np.arange(N_OUT) < table.n_atoms()[:, None]).astype(np.float32)
 
     def settings(self, batch: int) -> np.ndarray:
@@ -132,7 +132,8 @@ def train(kind: str, table: CurveTable, steps: int, seed: int = 0, lr: float = 1
               "settings": len(table), "curve_sum": float(table.cum.sum(dtype=np.float64))}  # the data, e.g. corrected or not
     torch.manual_seed(seed)
     model = make_model(kind, **model_kw)
-    sampler = Sampler(table, seed + 1, edge=bool(model_kw.get("edge", False)))
+    sampler = Sampler(table, seed + 1, edge=bool(model_kw.get("edge", False)),
+                      harmonics=int(model_kw.get("alpha_harmonics", 0)))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     start, log, done_seconds = 0, [], 0.0
     path = Path(checkpoint) if checkpoint is not None else None
@@ -256,6 +257,9 @@ def domain_of(table: CurveTable) -> dict:
 @click.option("--edge/--no-edge", default=False, show_default=True,
               help="Additive: add hats on θ − α that follow the bright-field disc edge (measured: no gain; "
                    "BENCHMARKS.md, ppiscs-surrogate-accuracy).")
+@click.option("--alpha-harmonics", default=0, show_default=True,
+              help="Additive: follow the settings by sin/cos of π·2^k·α for k < n (features.alpha_harmonics; "
+                   "measured: BENCHMARKS.md, ppiscs-surrogate-learning).")
 @click.option("--slicing-correction/--no-slicing-correction", default=False, show_default=True,
               help="Train on the library corrected to converged slicing (the shipped table, "
                    "atomcount.stem.ppiscs.slicing_correction); every entry needs a row in it.")
@@ -266,8 +270,8 @@ def domain_of(table: CurveTable) -> dict:
               help="Resume from / save the training state here (atomically, every 10 min and at the stop).")
 @click.option("--hours", default=None, type=float, help="With --checkpoint: stop after this wall time (h); "
               "run the same command again to continue.")
-def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, slicing_correction, holdout, library, out,
-         checkpoint, hours):
+def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, alpha_harmonics, slicing_correction, holdout,
+         library, out, checkpoint, hours):
     """Train a PPISCS surrogate (one thread) and export its weights when it has done --steps."""
     from atomcount.stem.ppiscs.library import list_entries
     from atomcount.stem.ppiscs.slicing_correction import load_correction
@@ -282,7 +286,8 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, slic
     correction = load_correction() if slicing_correction else None
     table = build_table(TRAIN_ALPHAS, library, train_names, dtype=np.float32, correction=correction)
     print(f"table: {len(table)} settings from {len(train_names)} entries in {time.perf_counter() - t0:.0f} s", flush=True)
-    kw = dict(width=width, depth=depth, rank=rank, edge=edge) if kind == "additive" else dict(growth=width, layers=depth)
+    kw = (dict(width=width, depth=depth, rank=rank, edge=edge, alpha_harmonics=alpha_harmonics) if kind == "additive"
+          else dict(growth=width, layers=depth))
     deadline = time.time() + 3600 * hours if hours is not None else None
     model, log, status = train(kind, table, steps, seed=seed, lr=lr, batch=batch, detectors=detectors,
                                checkpoint=checkpoint, deadline=deadline, **kw)
@@ -298,6 +303,7 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, slic
             "command": f"python -m atomcount.stem.ppiscs.surrogate.train --model {kind} --steps {steps} --seed {seed} "
                        f"--lr {lr} --batch {batch} --detectors {detectors} --width {width} --depth {depth} --rank {rank}"
                        + (" --edge" if edge and kind == "additive" else "")
+                       + (f" --alpha-harmonics {alpha_harmonics}" if alpha_harmonics and kind == "additive" else "")
                        + (" --slicing-correction" if slicing_correction else "")
                        + (f" --holdout {holdout}" if holdout else "") + f" --out {out}"
                        + (f" --checkpoint {checkpoint} (in chunks of --hours)" if checkpoint else "")}
