@@ -83,19 +83,46 @@ def test_save_load_round_trip(tmp_path, stride):
     assert meta == {"note": "x"} and back.input_stride == stride
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_folding_batch_norm_keeps_the_outputs(stride):
-    from atomcount.hrtem.nn.fcn import fold_batch_norm
-
-    torch.manual_seed(0)
-    net = ColumnFCN(width=4, input_stride=stride)
-    # give every batch norm non-trivial statistics and affine parameters
+def _with_random_batch_norm(net: ColumnFCN) -> ColumnFCN:
+    """``net`` with non-trivial statistics and affine parameters in every batch norm."""
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 2.0)
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.uniform_(-0.2, 0.2)
+    return net
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_widening_keeps_the_outputs_and_breaks_the_symmetry_of_the_copies(stride):
+    from atomcount.hrtem.nn.fcn import widen
+
+    torch.manual_seed(0)
+    net = _with_random_batch_norm(ColumnFCN(width=4, input_stride=stride)).eval()
+    wide = widen(net, torch.Generator().manual_seed(1))
+    assert (wide.width, wide.input_stride, wide.training) == (8, stride, False)
+    assert sum(p.numel() for p in wide.parameters()) > 3 * sum(p.numel() for p in net.parameters())
+    x = torch.randn(2, 1, 32, 48)
+    with torch.no_grad():
+        ref, got = net(x), wide(x)
+    for k in ref:
+        torch.testing.assert_close(got[k], ref[k], rtol=1e-4, atol=1e-5)
+    # channel c and its copy c + 4 read the same inputs, but later layers weigh them differently
+    w = wide.down[1][0].weight
+    torch.testing.assert_close(wide.down[0][0].weight[:4], wide.down[0][0].weight[4:])
+    assert not torch.allclose(w[:, :4], w[:, 4:])
+    # the two shares of each weight add up to the original, in both copies of every output channel
+    for rows in (slice(0, 8), slice(8, 16)):
+        torch.testing.assert_close(w[rows, :4] + w[rows, 4:], net.down[1][0].weight)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_folding_batch_norm_keeps_the_outputs(stride):
+    from atomcount.hrtem.nn.fcn import fold_batch_norm
+
+    torch.manual_seed(0)
+    net = _with_random_batch_norm(ColumnFCN(width=4, input_stride=stride))
     x = torch.randn(2, 1, 32, 48)
     with torch.no_grad():
         ref = net.eval()(x)

@@ -101,6 +101,23 @@ def test_stride_two_run_starts_from_a_stride_one_model_with_its_trunk(tmp_path, 
     assert model.input_stride == 2
 
 
+def test_a_run_of_twice_the_width_starts_from_the_widened_model(tmp_path, entries):
+    """Before any step, the run's model computes what its half-width init computes."""
+    from atomcount.hrtem.nn.checkpoint import load_model, save_model
+    from atomcount.hrtem.nn.fcn import ColumnFCN
+
+    torch.manual_seed(2)
+    source = ColumnFCN(width=4, input_stride=2).eval()
+    save_model(tmp_path / "w4.pt", source, {})
+    cfg = _cfg(tmp_path / "run", 0)
+    cfg.init, cfg.width, cfg.input_stride, cfg.ema_decay = str(tmp_path / "w4.pt"), 8, 2, 0.0
+    model, _ = load_model(train(cfg, progress=False, entries=entries))
+    assert (model.width, model.input_stride) == (8, 2)
+    x = torch.randn(1, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)["classification"], source(x)["classification"], rtol=1e-4, atol=1e-5)
+
+
 def test_init_from_a_model_of_another_width_is_refused(tmp_path, entries):
     from atomcount.core.errors import AtomcountError
     from atomcount.hrtem.nn.checkpoint import save_model

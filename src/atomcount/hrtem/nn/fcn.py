@@ -115,6 +115,73 @@ class ColumnFCN(nn.Module):
         return {"width": self.width, "n_classes": self.n_classes, "input_stride": self.input_stride}
 
 
+def widen(model: ColumnFCN, generator: torch.Generator | None = None, split: float = 0.1) -> ColumnFCN:
+    """A network of twice the width that computes exactly the maps of ``model`` (Net2WiderNet).
+
+    Every trunk channel c of width C gets a copy c + C with the same incoming weights and batch-norm
+    state; each weight that reads channel c is shared between the two copies as ½ + ε and ½ − ε
+    (ε uniform in ±``split``, drawn per weight), so every sum, and so every output, is unchanged while
+    the copies get different gradients and can learn different features. The first convolution's
+    input (the image) and the heads' outputs are not widened.
+
+    Parameters
+    ----------
+    model : ColumnFCN
+        The network to widen (not modified).
+    generator : torch.Generator, optional
+        Source of the ε.
+    split : float
+        Largest |ε|.
+
+    Returns
+    -------
+    ColumnFCN
+        Width ``2 * model.width``, same stride and classes, in ``model``'s training mode.
+    """
+    w = [model.width * 2**i for i in range(model.levels + 1)]
+    wide = ColumnFCN(width=2 * model.width, n_classes=model.n_classes, input_stride=model.input_stride)
+    wide.train(model.training)
+
+    def copies(c: int) -> torch.Tensor:  # index of the old channel behind each of 2c new ones
+        return torch.arange(2 * c) % c
+
+    def conv(src: nn.Conv2d, dst: nn.Conv2d, out_map: torch.Tensor, in_map: torch.Tensor | None) -> None:
+        weight = src.weight.detach()[out_map]
+        if in_map is not None:  # widened input: share each weight between the two copies of its channel
+            eps = (torch.rand(weight.shape[0], len(in_map) // 2, generator=generator, dtype=weight.dtype) * 2 - 1) * split
+            first = torch.ones(len(in_map), dtype=torch.bool)  # the first of the two copies of each channel
+            first[torch.unique(in_map, return_inverse=True)[1].argsort(stable=True)[1::2]] = False
+            share = torch.where(first, 0.5 + eps[:, in_map], 0.5 - eps[:, in_map])
+            weight = weight[:, in_map] * share[:, :, None, None]
+        dst.weight.data.copy_(weight)
+        if src.bias is not None:
+            dst.bias.data.copy_(src.bias.detach()[out_map])
+
+    def bn(src: nn.BatchNorm2d, dst: nn.BatchNorm2d, out_map: torch.Tensor) -> None:
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(dst, name).data.copy_(getattr(src, name).detach()[out_map])
+        dst.num_batches_tracked.copy_(src.num_batches_tracked)
+
+    def stage(src: nn.Sequential, dst: nn.Sequential, c_out: int, in_map: torch.Tensor | None) -> None:
+        out_map = copies(c_out)
+        conv(src[0], dst[0], out_map, in_map)
+        bn(src[1], dst[1], out_map)
+        for a, b in (("conv1", "bn1"), ("conv2", "bn2")):
+            conv(getattr(src[3], a), getattr(dst[3], a), out_map, out_map)
+            bn(getattr(src[3], b), getattr(dst[3], b), out_map)
+
+    with torch.no_grad():
+        for i in range(model.levels + 1):
+            stage(model.down[i], wide.down[i], w[i], None if i == 0 else copies(w[i - 1]))
+        for k, i in enumerate(reversed(range(model.levels))):
+            # input: cat([up-sampled level i + 1, skip of level i]), each widened in place
+            stage(model.up[k], wide.up[k], w[i], torch.cat([copies(w[i + 1]), w[i + 1] + copies(w[i])]))
+        for head in ("regression", "classification"):
+            src = getattr(model, head)
+            conv(src, getattr(wide, head), torch.arange(src.out_channels), copies(w[0]))
+    return wide
+
+
 def fold_batch_norm(model: ColumnFCN) -> ColumnFCN:
     """Fold every batch norm into the convolution before it, in place, for inference.
 

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from atomcount.core.errors import AtomcountError
 from atomcount.hrtem.analysis.predict import resolve_precision
 from atomcount.hrtem.nn.checkpoint import save_model
-from atomcount.hrtem.nn.fcn import ColumnFCN
+from atomcount.hrtem.nn.fcn import ColumnFCN, widen
 from atomcount.hrtem.training.stream import HRTEMStream, iter_batches, load_entries
 
 
@@ -75,7 +75,8 @@ class TrainConfig:
     particle_bias : float
         Fraction of crops centred near a column (the rest anywhere in the field, mostly vacuum).
     init : str or None
-        Model file whose weights start the run (fine-tuning); ignored when resuming.
+        Model file whose weights start the run (fine-tuning); ignored when resuming. A model of half
+        ``width`` is first widened into an equivalent one (:func:`atomcount.hrtem.nn.fcn.widen`).
     detector_mix : float
         Fraction of training images whose detector MTF acts on the intensity before the shot
         noise (white noise) instead of on the counts (:func:`atomcount.hrtem.imaging.detect`).
@@ -226,8 +227,10 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
         from atomcount.hrtem.nn.checkpoint import load_model
 
         start, _ = load_model(cfg.init, cfg.device)
-        if start.width != cfg.width:
-            raise AtomcountError(f"--init model has width {start.width}, not {cfg.width}")
+        if cfg.width == 2 * start.width:  # grow it without changing what it computes
+            start = widen(start, torch.Generator().manual_seed(cfg.seed))
+        elif start.width != cfg.width:
+            raise AtomcountError(f"--init model has width {start.width}: neither {cfg.width} nor half of it")
         carry_over(start, model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed, cpu = 0, 0.0, 0.0
