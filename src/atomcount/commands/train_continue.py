@@ -70,8 +70,10 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
         _ship(model_file, state, wholeframe_markdown(records), threads=threads, workers=workers)
     r = load_recipe()
     # a new seed marks a restarted curve; "-ema" rows evaluate the weight average, not the last iterate;
-    # "-h" gives the learning-rate horizon (steps), 300 000 before ledger row 8; "-s2" a stride-2 trunk
+    # "-h" gives the learning-rate horizon (steps), 300 000 before ledger row 8; "-s2" a stride-2 trunk;
+    # "-w32" a width other than 16
     recipe = "shipped" if baseline else (f"seed{r.seed}" + (f"-s{r.input_stride}" if r.input_stride > 1 else "")
+                                         + (f"-w{r.width}" if r.width != 16 else "")
                                          + (f"-ema{r.ema_decay:g}" if r.ema_decay else "") + f"-h{r.steps}")
     shipped = "baseline" if baseline else ("yes" if better else "")
     append_ledger(ledger_rows(records, chunk=chunk, recipe=recipe, state=state, shipped=shipped))
