@@ -37,7 +37,7 @@ def main() -> None:
     torch.set_num_threads(1)
     model, _ = load_counting_model(a.model)
     rows = []
-    for name, role in (("data/train", "trained on"), ("data/test", "never seen (same family)")):
+    for name, role in (("data/train", "trained on"), ("data/test", "never seen, same family")):
         entries = load_entries([name])[: a.particles]
         scores = accuracy_report(model, entries, a.images)
         grid = sensitivity_grid(model, entries, [DEFOCUS], list(DOSES), a.images // 10)
