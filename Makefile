@@ -57,15 +57,14 @@ ppiscs-queue: $(STAMP)
 SURROGATE_STEPS ?= 100000
 ppiscs-surrogate: $(STAMP)
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 --lr 0.002 \
-		--batch 128 --detectors 8 --width 128 --depth 4 --rank 8 \
+		--batch 128 --detectors 8 --width 128 --depth 4 --rank 8 --alpha-harmonics 6 --slicing-correction \
 		--out runs/ppiscs/additive.npz
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.ship runs/ppiscs/additive.npz
 
-# The next surrogate — the shipped recipe plus 6 harmonics of α (features.alpha_harmonics; one entry alone:
-# held-out L1n 7.4e-4 → 5.3e-4, BENCHMARKS ppiscs-surrogate-learning) — advanced HOURS at a time from its
-# state in training/ppiscs (commit it when work stops); once it has done its steps it exports
-# runs/ppiscs/harmonics.npz — measure it (python -m atomcount.bench.ppiscs_surrogate --weights …) before
-# shipping it with python -m atomcount.stem.ppiscs.surrogate.ship.
+# The shipped recipe (6 harmonics of α, features.alpha_harmonics; slicing-corrected library) advanced HOURS
+# at a time from its state in training/ppiscs (commit it while unfinished); once it has done its steps it
+# exports runs/ppiscs/harmonics.npz — measure it (python -m atomcount.bench.ppiscs_surrogate --weights …)
+# before shipping it with python -m atomcount.stem.ppiscs.surrogate.ship.
 ppiscs-surrogate-continue: $(STAMP)
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 \
 		--lr 0.002 --batch 128 --detectors 8 --width 128 --depth 4 --rank 8 --alpha-harmonics 6 --slicing-correction \
