@@ -1,6 +1,7 @@
 """Training in chunks: two chunks reach the weights of one uninterrupted run; ledger bookkeeping."""
 import json
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,7 +84,23 @@ def test_new_state_dir_gets_the_committed_recipe(tmp_path):
     assert chunks.load_recipe(tmp_path / "fresh") == replace(chunks.RECIPE)
 
 
-def test_restart_needs_a_finished_run_and_keeps_the_cpu_hours(tmp_path, entries):
+def test_restart_refuses_a_recipe_whose_checkpoint_is_too_big_to_commit(tmp_path, monkeypatch):
+    # the size model against a real checkpoint: the committed one of the width-16 stride-2 run
+    committed = Path(__file__).resolve().parents[2] / "training" / "hrtem" / "checkpoint.pt"
+    small = replace(chunks.RECIPE, width=16, input_stride=2, ema_decay=0.999)
+    if committed.exists():
+        assert chunks.checkpoint_megabytes(small) == pytest.approx(committed.stat().st_size / 1e6, rel=0.02)
+    assert chunks.checkpoint_megabytes(replace(small, width=32)) == pytest.approx(
+        4 * chunks.checkpoint_megabytes(small), rel=0.02)
+    monkeypatch.setattr(chunks, "RECIPE", replace(small, width=32))
+    d = _state(tmp_path, "run")
+    with pytest.raises(AtomcountError, match=r"would be 47 MB \(width 32\)"):
+        chunks.restart_run(d)
+    assert (d / "recipe.json").exists()  # nothing removed
+
+
+def test_restart_needs_a_finished_run_and_keeps_the_cpu_hours(tmp_path, entries, monkeypatch):
+    monkeypatch.setattr(chunks, "RECIPE", replace(chunks.RECIPE, width=16))
     d = _state(tmp_path, "run")
     cfg = json.loads((d / "recipe.json").read_text())
     (d / "recipe.json").write_text(json.dumps(cfg | {"steps": 2}))

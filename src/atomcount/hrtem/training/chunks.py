@@ -43,12 +43,15 @@ STATE_DIR = Path("training/hrtem")
 #: (``input_stride=2``: 3.5× fewer CPU-seconds a step, a 512² forward pass 5× faster), its trunk carried
 #: over from the shipped model (:func:`atomcount.hrtem.training.loop.carry_over`).
 #:
-#: The next run (``train-continue --restart`` once seed 17 has finished): twice the width on the
-#: stride-2 trunk, started from seed 17's final weights widened so that it computes exactly what they
-#: compute (:func:`atomcount.hrtem.nn.fcn.widen`). Why: the shipped model scores the same on the
-#: particles it was trained on as on new ones of that family (``hrtem-fit-gap``: 0.842 vs 0.826), so it
-#: underfits — capacity, not more particles, is what the data call for. Width 32 at stride 2 costs
-#: about what width 16 at stride 1 did per step and keeps the 512² forward pass near the shipped one.
+#: The next run: twice the width on the stride-2 trunk, started from seed 17's final weights widened so
+#: that it computes exactly what they compute (:func:`atomcount.hrtem.nn.fcn.widen`). Why: the shipped
+#: model scores the same on the particles it was trained on as on new ones of that family
+#: (``hrtem-fit-gap``: 0.842 vs 0.826), so it underfits — capacity, not more particles, is what the data
+#: call for. Width 32 at stride 2 costs about what width 16 at stride 1 did per step. But its checkpoint
+#: is 47 MB (11.7 MB of weights, four copies), too big to commit after every chunk, so ``--restart``
+#: refuses it (:data:`MAX_CHECKPOINT_MB`); it ran one chunk (ledger rows 14–15, state not kept). On CPU
+#: the next run needs capacity that costs few parameters (wider high-resolution stages, whose weights
+#: are small); this recipe is for a lent GPU, in one lease.
 RECIPE = TrainConfig(data=["data/train"], val_data=None, out=str(STATE_DIR), steps=60_000, batch=8, crop=128,
                      width=32, input_stride=2, lr=4e-4, seed=18, checkpoint_every=1000, val_every=0, threads=1,
                      workers=1, particle_bias=0.5, curriculum_fraction=0.0, detector_mix=0.5, log_every=100,
@@ -60,6 +63,19 @@ TRAIN_SETS = (("data/train", 1200, 1),)
 LEDGER_FIELDS = ["date", "chunk", "recipe", "steps", "cpu_hours", "wall_hours", "head", "exact", "within_1",
                  "exact_ge10", "precision_1e2", "precision_1e3", "precision_1e4", "precision_1e5",
                  "recall_min", "shipped"]
+
+
+#: Largest training checkpoint (MB) a run may have: it is committed after every chunk.
+MAX_CHECKPOINT_MB = 16.0
+
+
+def checkpoint_megabytes(cfg: TrainConfig) -> float:
+    """Size (MB) of a run's checkpoint: float32 weights, their weight average and two Adam moments."""
+    from atomcount.hrtem.nn.fcn import ColumnFCN
+
+    net = ColumnFCN(width=cfg.width, input_stride=cfg.input_stride)
+    n = sum(t.numel() for t in net.state_dict().values())
+    return 4 * n * (4 if cfg.ema_decay else 3) / 1e6
 
 
 def load_recipe(state_dir: Path = STATE_DIR) -> TrainConfig:
@@ -93,6 +109,10 @@ def restart_run(state_dir: Path = STATE_DIR) -> dict:
     """
     import torch
 
+    size = checkpoint_megabytes(RECIPE)
+    if size > MAX_CHECKPOINT_MB:
+        raise AtomcountError(f"the committed recipe's checkpoint would be {size:.0f} MB (width {RECIPE.width}), more "
+                             f"than the {MAX_CHECKPOINT_MB:.0f} MB a commit may carry: choose a smaller network")
     ckpt = state_dir / "checkpoint.pt"
     old = load_recipe(state_dir)
     blob = torch.load(ckpt, weights_only=False) if ckpt.exists() else None
