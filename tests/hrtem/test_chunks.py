@@ -78,7 +78,8 @@ def test_chunk_budget_must_be_one_of_hours_or_steps(tmp_path):
         chunks.run_chunk(hours=-1.0, state_dir=tmp_path)
 
 
-def test_new_state_dir_gets_the_committed_recipe(tmp_path):
+def test_new_state_dir_gets_the_committed_recipe(tmp_path, monkeypatch):
+    monkeypatch.setattr(chunks, "RECIPE", replace(chunks.RECIPE, width=16))
     cfg = chunks.load_recipe(tmp_path / "fresh")
     assert cfg == chunks.RECIPE
     assert chunks.load_recipe(tmp_path / "fresh") == replace(chunks.RECIPE)
@@ -97,6 +98,9 @@ def test_restart_refuses_a_recipe_whose_checkpoint_is_too_big_to_commit(tmp_path
     with pytest.raises(AtomcountError, match=r"would be 47 MB \(width 32\)"):
         chunks.restart_run(d)
     assert (d / "recipe.json").exists()  # nothing removed
+    with pytest.raises(AtomcountError, match="47 MB"):  # nor begun in a new state folder
+        chunks.load_recipe(tmp_path / "fresh")
+    assert not (tmp_path / "fresh" / "recipe.json").exists()
 
 
 def test_restart_needs_a_finished_run_and_keeps_the_cpu_hours(tmp_path, entries, monkeypatch):

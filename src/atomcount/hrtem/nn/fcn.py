@@ -150,7 +150,7 @@ def widen(model: ColumnFCN, generator: torch.Generator | None = None, split: flo
         if in_map is not None:  # widened input: share each weight between the two copies of its channel
             eps = (torch.rand(weight.shape[0], len(in_map) // 2, generator=generator, dtype=weight.dtype) * 2 - 1) * split
             first = torch.ones(len(in_map), dtype=torch.bool)  # the first of the two copies of each channel
-            first[torch.unique(in_map, return_inverse=True)[1].argsort(stable=True)[1::2]] = False
+            first[in_map.argsort(stable=True)[1::2]] = False
             share = torch.where(first, 0.5 + eps[:, in_map], 0.5 - eps[:, in_map])
             weight = weight[:, in_map] * share[:, :, None, None]
         dst.weight.data.copy_(weight)

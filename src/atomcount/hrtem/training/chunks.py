@@ -78,11 +78,21 @@ def checkpoint_megabytes(cfg: TrainConfig) -> float:
     return 4 * n * (4 if cfg.ema_decay else 3) / 1e6
 
 
+def _check_committable(cfg: TrainConfig) -> None:
+    """Refuse to begin a run whose checkpoint would be too big to commit after every chunk."""
+    size = checkpoint_megabytes(cfg)
+    if size > MAX_CHECKPOINT_MB:
+        raise AtomcountError(f"the committed recipe's checkpoint would be {size:.0f} MB (width {cfg.width}), more "
+                             f"than the {MAX_CHECKPOINT_MB:.0f} MB a commit may carry: choose a smaller network")
+
+
 def load_recipe(state_dir: Path = STATE_DIR) -> TrainConfig:
-    """The run's recipe: ``recipe.json`` when the run exists, else :data:`RECIPE` (written there)."""
+    """The run's recipe: ``recipe.json`` when the run exists, else :data:`RECIPE` (written there; refused
+    when its checkpoint would be too big to commit)."""
     path = state_dir / "recipe.json"
     if path.exists():
         return TrainConfig(**json.loads(path.read_text()))
+    _check_committable(RECIPE)
     state_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(RECIPE), indent=1))
     return RECIPE
@@ -109,10 +119,7 @@ def restart_run(state_dir: Path = STATE_DIR) -> dict:
     """
     import torch
 
-    size = checkpoint_megabytes(RECIPE)
-    if size > MAX_CHECKPOINT_MB:
-        raise AtomcountError(f"the committed recipe's checkpoint would be {size:.0f} MB (width {RECIPE.width}), more "
-                             f"than the {MAX_CHECKPOINT_MB:.0f} MB a commit may carry: choose a smaller network")
+    _check_committable(RECIPE)  # before anything of the finished run is removed
     ckpt = state_dir / "checkpoint.pt"
     old = load_recipe(state_dir)
     blob = torch.load(ckpt, weights_only=False) if ckpt.exists() else None
