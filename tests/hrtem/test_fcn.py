@@ -83,6 +83,28 @@ def test_save_load_round_trip(tmp_path, stride):
     assert meta == {"note": "x"} and back.input_stride == stride
 
 
+def test_half_file_loads_float32_weights_equal_to_the_rounded_model(tmp_path):
+    from atomcount.hrtem.nn.checkpoint import round_to_half
+
+    net = ColumnFCN(width=8).eval()
+    save_model(tmp_path / "full.pt", net, {})
+    save_model(tmp_path / "half.pt", net, {}, half=True)
+    back, meta = load_model(tmp_path / "half.pt")
+    assert meta == {"weights": "float16"}
+    assert all(v.dtype in (torch.float32, torch.int64) for v in back.state_dict().values())
+    rounded = ColumnFCN(width=8).eval()
+    rounded.load_state_dict(net.state_dict())
+    round_to_half(rounded)
+    for k, v in back.state_dict().items():
+        assert torch.equal(v, rounded.state_dict()[k]), k
+    # rounding changed the weights (so the test can fail) but only at float16 precision
+    w = net.state_dict()["down.0.0.weight"]
+    assert not torch.equal(back.state_dict()["down.0.0.weight"], w)
+    torch.testing.assert_close(back.state_dict()["down.0.0.weight"], w, rtol=1e-3, atol=1e-4)
+    size = {n: (tmp_path / f"{n}.pt").stat().st_size for n in ("full", "half")}
+    assert size["half"] < 0.6 * size["full"]
+
+
 def _with_random_batch_norm(net: ColumnFCN) -> ColumnFCN:
     """``net`` with non-trivial statistics and affine parameters in every batch norm."""
     for m in net.modules():

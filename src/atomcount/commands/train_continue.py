@@ -1,6 +1,8 @@
 """``atomcount train-continue``: advance the continuing HRTEM training run by one chunk."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -67,7 +69,9 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
     previous = best_shipped_exact(read_ledger())
     better = ship_allowed and not baseline and best >= previous + 0.01
     if better:
-        _ship(model_file, state, wholeframe_markdown(records), threads=threads, workers=workers)
+        ship_default(Path(model_file), command="make train-continue", workers=workers, threads=threads,
+                     extra={"cpu_hours": round(state["cpu_hours"], 2),
+                            "wholeframe_markdown": wholeframe_markdown(records)})
     r = load_recipe()
     # a new seed marks a restarted curve; "-ema" rows evaluate the weight average, not the last iterate;
     # "-h" gives the learning-rate horizon (steps), 300 000 before ledger row 8; "-s2" a stride-2 trunk;
@@ -82,32 +86,26 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
                f"{'shipped' if better else 'not shipped'}")
 
 
-def _ship(model_file: str, state: dict, wholeframe_md: str, *, threads: int, workers: int) -> None:
-    """Replace the shipped model with the run's weights (card with CPU-hours and whole frames).
+def ship_default(model_file: Path, *, command: str, extra: dict, workers: int, threads: int,
+                 half: bool = False) -> Path:
+    """Make ``model_file`` the default model ``fcn_au_300kv`` (card with held-out crops and whole frames).
 
-    After the confidence maps are refitted on whole frames of the training family, the trust
-    set is evaluated again so that the card's calibration figures are those of the shipped
-    model (heights and columns do not change with the refit, only the confidences).
+    Evaluates it on ``data/test`` (simulated when missing), fits its height calibration on
+    ``data/val``, refits its confidence maps on whole frames of the training family (ECE ≤ 0.05
+    on the trust set needs them), then evaluates the trust set again so that the card's
+    calibration figures are those of the shipped file (heights and columns do not change with
+    the refit, only the confidences). ``extra`` goes into the card (see :func:`atomcount.hrtem.training.ship.ship`).
     """
-    from pathlib import Path
-
+    from atomcount.bench.hrtem_wholeframe import ensure_wholeframe_sets, run
     from atomcount.hrtem.dataset import DatasetSpec, generate, missing_entries
-    from atomcount.hrtem.training.ship import ship
+    from atomcount.hrtem.evaluation.wholeframe import CALIBRATION_SET, wholeframe_markdown
+    from atomcount.hrtem.training.ship import recalibrate, ship, update_card
 
     for root, n, seed in (("data/test", 250, 2), ("data/val", 60, 3)):
         if missing_entries(Path(root), n):
             generate(root, DatasetSpec(n_particles=n, seed=seed))
-    ship(Path(model_file), Path("data/test"), "fcn_au_300kv", 500, "make train-continue",
-         train_data=[Path("data/train")], val_data=Path("data/val"),
-         extra={"cpu_hours": round(state["cpu_hours"], 2), "wholeframe_markdown": wholeframe_md})
-    # confidence maps from whole frames of the training family (ECE ≤ 0.05 on the trust set needs them)
-    from atomcount.bench.hrtem_wholeframe import ensure_wholeframe_sets
-    from atomcount.hrtem.evaluation.wholeframe import CALIBRATION_SET
-    from atomcount.hrtem.training.ship import recalibrate
-
+    target = ship(Path(model_file), Path("data/test"), "fcn_au_300kv", 500, command,
+                  train_data=[Path("data/train")], val_data=Path("data/val"), extra=extra, half=half)
     recalibrate("fcn_au_300kv", frames=Path(ensure_wholeframe_sets(sets=(CALIBRATION_SET,))[0]))
-    from atomcount.bench.hrtem_wholeframe import run
-    from atomcount.hrtem.evaluation.wholeframe import wholeframe_markdown
-    from atomcount.hrtem.training.ship import update_card
-
     update_card("fcn_au_300kv", wholeframe_markdown=wholeframe_markdown(run(None, workers=workers, threads=threads)))
+    return target

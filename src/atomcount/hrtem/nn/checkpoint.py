@@ -10,11 +10,33 @@ from atomcount.core.errors import AtomcountError
 from atomcount.hrtem.nn.fcn import ColumnFCN
 
 
-def save_model(path: str | Path, model: ColumnFCN, meta: dict) -> None:
-    """Write weights + constructor config + metadata atomically (float32 state dict)."""
+def half_state(model: ColumnFCN) -> dict:
+    """The model's state with its floating-point entries rounded to float16 (integer entries as they are)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+
+
+def round_to_half(model: ColumnFCN) -> ColumnFCN:
+    """Round the model's weights, in place, to what a float16 file of them holds (then evaluate that)."""
+    model.load_state_dict(half_state(model))
+    return model
+
+
+def save_model(path: str | Path, model: ColumnFCN, meta: dict, *, half: bool = False) -> None:
+    """Write weights + constructor config + metadata atomically.
+
+    Parameters
+    ----------
+    half : bool
+        Store the floating-point weights as float16 (half the bytes; :func:`load_model` restores
+        float32, so what is loaded equals :func:`round_to_half` of the model); recorded in the
+        metadata as ``"weights": "float16"``.
+    """
     path = Path(path)
+    if half:
+        meta = dict(meta, weights="float16")
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"config": model.config(), "state_dict": model.state_dict(), "meta": meta}, tmp)
+    state = half_state(model) if half else model.state_dict()
+    torch.save({"config": model.config(), "state_dict": state, "meta": meta}, tmp)
     os.replace(tmp, path)
 
 

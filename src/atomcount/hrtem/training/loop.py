@@ -226,7 +226,7 @@ def train(cfg: TrainConfig, progress: bool = True, entries: list | None = None,
     if cfg.init:
         from atomcount.hrtem.nn.checkpoint import load_model
 
-        start, _ = load_model(cfg.init, cfg.device)
+        start, _ = load_model(cfg.init)  # on the CPU: widening draws its ε there
         if cfg.width == 2 * start.width:  # grow it without changing what it computes
             start = widen(start, torch.Generator().manual_seed(cfg.seed))
         elif start.width != cfg.width:

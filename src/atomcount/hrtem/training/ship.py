@@ -86,7 +86,7 @@ def recalibrate(name: str, val_data: Path | None = None, images: int = 120, fram
         model.confidence_calibration = confidence
         source, images = frames, 0
     meta = dict(meta, calibration=_calibration_meta(height, confidence))
-    save_model(target, model.to(torch.float32), meta)
+    save_model(target, model.to(torch.float32), meta, half=meta.get("weights") == "float16")
     calibration = json.loads((MODELS_DIR / f"{name}.json").read_text())["calibration"]
     calibration["confidence"] = _calibration_card(height, confidence, source, images,
                                                   open_spec(source).to_json())["confidence"]
@@ -120,7 +120,7 @@ def _calibration_card(height, confidence: dict, val_data: Path, images: int, spe
 
 def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
          train_data: list[Path] | None = None, val_data: Path | None = None, val_images: int = 120,
-         extra: dict | None = None) -> Path:
+         extra: dict | None = None, half: bool = False) -> Path:
     """Evaluate ``run_dir/model.pt`` (or the model file ``run_dir``) and install it as ``MODELS_DIR/name.pt``.
 
     ``extra`` entries are added to the card (e.g. ``cpu_hours`` and the whole-frame
@@ -131,16 +131,20 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
     elsewhere (its config then holds the other machine's paths); only their specs are read.
     With ``val_data``, the regression head's height calibration is fitted on
     ``val_images`` images of those particles (not the test particles) and shipped.
+    With ``half``, the weights are rounded to float16 before anything is measured and stored so
+    (:func:`atomcount.hrtem.nn.checkpoint.save_model`): the card describes the file shipped.
     """
     import torch
 
     from atomcount.hrtem.dataset import open_spec
     from atomcount.hrtem.evaluation.report import accuracy_report
-    from atomcount.hrtem.nn.checkpoint import load_model, save_model
+    from atomcount.hrtem.nn.checkpoint import load_model, round_to_half, save_model
     from atomcount.hrtem.training.stream import load_entries
 
     model_file = run_dir / "model.pt" if Path(run_dir).is_dir() else Path(run_dir)
     model, meta = load_model(model_file)
+    if half:
+        round_to_half(model)
     train_cfg = meta["train_config"]
     calibration = confidence = None
     if val_data is not None:
@@ -175,7 +179,7 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
     target = MODELS_DIR / f"{name}.pt"
     model = model.to(torch.float32)
     extra = {} if calibration is None else {"calibration": _calibration_meta(calibration, confidence)}
-    save_model(target, model, {"sampling_range": list(TRAINED_SAMPLING), "card": f"{name}.json", **extra})
+    save_model(target, model, {"sampling_range": list(TRAINED_SAMPLING), "card": f"{name}.json", **extra}, half=half)
     (MODELS_DIR / f"{name}.json").write_text(json.dumps(card, indent=1))
     (MODELS_DIR / f"{name}.md").write_text(_card_markdown(card))
     return target

@@ -1,0 +1,82 @@
+"""HRTEM weights from a GPU lease on the trust set, beside the shipped model measured in the same run.
+
+``python -m atomcount.bench.hrtem_gpu_lease MODEL… [--ship MODEL]`` evaluates the weights that
+``scripts/gpu_lease.sh`` brought back (docs/compute_log.md) on whole frames of never-trained
+particles (:mod:`atomcount.bench.hrtem_wholeframe`), writes the ``hrtem-gpu-lease`` section of
+BENCHMARKS.md and, with ``--ship``, installs one of them (float16) as the default model when its
+better head reads ≥ 1 point more columns exactly than the shipped model's.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def report(models: list[Path], *, workers: int = 2, threads: int = 2) -> tuple[dict, dict]:
+    """Whole-frame trust evaluation of lease weights beside the shipped model, measured in the same run.
+
+    Writes the ``hrtem-gpu-lease`` section of BENCHMARKS.md. Returns two dicts keyed by model
+    name (``"shipped"`` and each file's stem): its two ledger-style rows
+    (:func:`~atomcount.hrtem.training.chunks.ledger_rows`, one per head) and its per-column records.
+    """
+    from atomcount.bench.hrtem_wholeframe import WHOLEFRAME_INTRO
+    from atomcount.bench.hrtem_wholeframe import run as wholeframe
+    from atomcount.core.provenance import write_section
+    from atomcount.hrtem.training.chunks import ledger_rows
+
+    state = {"steps": 0, "cpu_hours": 0.0, "wall_hours": 0.0}
+    records = {"shipped": wholeframe(None, workers=workers, threads=threads)}
+    for m in models:
+        records[m.stem] = wholeframe(str(m), workers=workers, threads=threads)
+    rows = {name: ledger_rows(r, chunk="", recipe=name, state=state, shipped="") for name, r in records.items()}
+    keys = ["exact", "within_1", "exact_ge10", "precision_1e2", "precision_1e3", "precision_1e4", "precision_1e5",
+            "recall_min"]
+    table = "\n".join(f"| {name} | {r['head']} | " + " | ".join(r[k] for k in keys) + " |"
+                      for name, pair in rows.items() for r in pair)
+    body = ("Weights trained in a GPU lease (`scripts/gpu_lease.sh`, docs/compute_log.md) beside the shipped "
+            "model, on the trust set, in one run. " + WHOLEFRAME_INTRO + "\n\n| model | head | exact | ±1 | "
+            "exact ≥ 10 | precision 1e2 | 1e3 | 1e4 | 1e5 | min recall |\n|---|---|---|---|---|---|---|---|---|---|\n"
+            + table + "\n")
+    write_section("hrtem-gpu-lease", "HRTEM weights from a GPU lease, on whole frames", body,
+                  "python -m atomcount.bench.hrtem_gpu_lease MODEL …")
+    print(body)
+    return rows, records
+
+
+def _ship_if_better(model: Path, rows: dict, records: dict, *, workers: int, threads: int) -> None:
+    """Ship ``model`` (float16) as the default when its better head beats the shipped model's by ≥ 1 point."""
+    from atomcount.commands.train_continue import ship_default
+    from atomcount.hrtem.evaluation.wholeframe import wholeframe_markdown
+
+    best = {name: max(float(r["exact"]) for r in rows[name]) for name in ("shipped", model.stem)}
+    if best[model.stem] < best["shipped"] + 0.01:
+        print(f"not shipped: {best[model.stem]:.3f} exact against the shipped model's {best['shipped']:.3f}")
+        return
+    ship_default(model, command=f"scripts/gpu_lease.sh (GPU), then python -m atomcount.bench.hrtem_gpu_lease "
+                                f"… --ship {model}", workers=workers, threads=threads, half=True,
+                 extra={"gpu_lease": "docs/compute_log.md", "wholeframe_markdown": wholeframe_markdown(
+                     records[model.stem])})
+    print(f"shipped {model}: {best[model.stem]:.3f} exact (the model shipped before: {best['shipped']:.3f})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: report lease weights (and ``--ship`` one of them)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="+", type=Path, help="model files brought back from the lease")
+    p.add_argument("--ship", type=Path, default=None,
+                   help="ship this one (float16) when it beats the shipped model by ≥ 1 point exact")
+    p.add_argument("--workers", type=int, default=2, help="processes simulating missing data sets")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    a = p.parse_args(argv)
+    for m in a.models:
+        if not m.is_file():
+            raise SystemExit(f"error: no model file {m}")
+    if a.ship and a.ship not in a.models:
+        raise SystemExit(f"error: --ship {a.ship} is not among the models reported")
+    rows, records = report(a.models, workers=a.workers, threads=a.threads)
+    if a.ship:
+        _ship_if_better(a.ship, rows, records, workers=a.workers, threads=a.threads)
+
+
+if __name__ == "__main__":
+    main()
