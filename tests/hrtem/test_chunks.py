@@ -147,9 +147,15 @@ def test_ledger_append_and_best_shipped(tmp_path):
 def test_ledger_figure_starts_a_new_line_where_a_restarted_run_begins():
     from atomcount.hrtem.training.ledger import run_segments
 
-    rows = [{"steps": s} for s in ("0", "39888", "62000", "8279", "15000")]
+    rows = [{"steps": s, "recipe": "seed16"} for s in ("0", "39888", "62000", "8279", "15000")]
     assert run_segments(rows) == [(0, 3), (3, 5)]
     assert run_segments(rows[:3]) == [(0, 3)] and run_segments([]) == [(0, 0)]
+    # weights from elsewhere with more steps than the run before them are a run of their own
+    lease = rows + [{"steps": "20000", "recipe": "gpu-lease-s1w32"}, {"steps": "20500", "recipe": "seed20-w32"}]
+    assert run_segments(lease) == [(0, 3), (3, 5), (5, 6), (6, 7)]
+    # the recipe label of one run may change (ema, horizon) without starting a new one
+    relabel = [{"steps": "10", "recipe": "seed16"}, {"steps": "20", "recipe": "seed16-ema0.999-h62000"}]
+    assert run_segments(relabel) == [(0, 2)]
 
 
 def test_weight_average_resumes_and_is_what_gets_exported(tmp_path, entries):

@@ -44,6 +44,18 @@ def test_batches_do_not_depend_on_worker_count(entries):
     assert not np.array_equal(serial[0][0], serial[1][0])
 
 
+
+def test_a_consumer_may_stop_early_with_batches_in_flight(entries):
+    """Stopping at a deadline leaves up to 2 × workers batches rendering; closing the stream waits for them."""
+    s = HRTEMStream(entries, crop=64)
+    stream = iter_batches(s, 3, range(0, 50), 2, lambda step: None, workers=2)
+    first = [next(stream) for _ in range(2)]
+    stream.close()  # the shared-memory slots are released; the batches taken are intact
+    again = list(iter_batches(s, 3, range(0, 2), 2, lambda step: None))
+    for a, b in zip(first, again):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
 def test_stream_labels_match_images(entries):
     """Crops keep labels aligned: the label's columns sit where the image has contrast."""
     s = HRTEMStream(entries, crop=64, augment=True)

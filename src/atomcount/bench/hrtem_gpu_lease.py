@@ -44,9 +44,17 @@ def report(models: list[Path], *, workers: int = 2, threads: int = 2) -> tuple[d
 
 
 def _ship_if_better(model: Path, rows: dict, records: dict, *, workers: int, threads: int) -> None:
-    """Ship ``model`` (float16) as the default when its better head beats the shipped model's by ≥ 1 point."""
+    """Ship ``model`` (float16) as the default when its better head beats the shipped model's by ≥ 1 point.
+
+    A shipped model gets ledger rows of its own (chunk ``gpu-lease``, marked shipped, at the ledger's
+    CPU-hours so far: the lease spent none of this machine's), so that the continuing run ships
+    only what beats it.
+    """
     from atomcount.commands.train_continue import ship_default
     from atomcount.hrtem.evaluation.wholeframe import wholeframe_markdown
+    from atomcount.hrtem.nn.checkpoint import load_model
+    from atomcount.hrtem.training.chunks import append_ledger, ledger_rows, read_ledger
+    from atomcount.hrtem.training.ledger import write_ledger_report
 
     best = {name: max(float(r["exact"]) for r in rows[name]) for name in ("shipped", model.stem)}
     if best[model.stem] < best["shipped"] + 0.01:
@@ -56,6 +64,14 @@ def _ship_if_better(model: Path, rows: dict, records: dict, *, workers: int, thr
                                 f"… --ship {model}", workers=workers, threads=threads, half=True,
                  extra={"gpu_lease": "docs/compute_log.md", "wholeframe_markdown": wholeframe_markdown(
                      records[model.stem])})
+    # the continuing CPU run ships only what beats the shipped model: the ledger must know this one
+    meta = load_model(model)[1]
+    ledger = read_ledger()
+    state = {"steps": meta["steps"], "cpu_hours": float(ledger[-1]["cpu_hours"]) if ledger else 0.0,
+             "wall_hours": meta["train_seconds"] / 3600}
+    append_ledger(ledger_rows(records[model.stem], chunk="gpu-lease", recipe=f"gpu-lease-{model.stem}", state=state,
+                              shipped="yes"))
+    write_ledger_report()
     print(f"shipped {model}: {best[model.stem]:.3f} exact (the model shipped before: {best['shipped']:.3f})")
 
 

@@ -7,9 +7,15 @@ FIGURE = Path("docs/figures/hrtem_ledger.png")
 
 
 def run_segments(rows: list[dict]) -> list[tuple[int, int]]:
-    """Index ranges [a, b) of the training runs in one head's ledger rows: a run starts where the
-    step count falls (``train-continue --restart``), and is drawn as its own line."""
-    starts = [0] + [i for i in range(1, len(rows)) if int(rows[i]["steps"]) < int(rows[i - 1]["steps"])] + [len(rows)]
+    """Index ranges [a, b) of the training runs in one head's ledger rows, each drawn as its own line.
+
+    A run starts where the step count falls (``train-continue --restart``) or where the recipe's first
+    token changes (``seed17`` after ``seed16``; ``gpu-lease-…`` rows of weights trained elsewhere)."""
+    def run_of(row: dict) -> str:
+        return row["recipe"].split("-")[0]
+
+    starts = [0] + [i for i in range(1, len(rows)) if int(rows[i]["steps"]) < int(rows[i - 1]["steps"])
+                    or run_of(rows[i]) != run_of(rows[i - 1])] + [len(rows)]
     return list(zip(starts[:-1], starts[1:]))
 
 
@@ -68,7 +74,9 @@ def write_ledger_report(state_dir: Path | None = None) -> None:
     body = ("Each chunk of `make train-continue` resumes the committed run in `training/hrtem`, trains for its "
             "budget on 1 CPU thread, and is scored on the whole-frame trust evaluation "
             "(`python -m atomcount.bench.hrtem_wholeframe`). CPU-hours are the process CPU time of training "
-            "(rendering included). `baseline` is the model shipped before the run.\n\n"
+            "(rendering included). `baseline` is the model shipped before the run; `gpu-lease` rows are weights "
+            "trained in a GPU lease and shipped (docs/compute_log.md, section `hrtem-gpu-lease`), placed at the "
+            "CPU-hours spent so far: they used none of this machine's.\n\n"
             f"![ledger]({FIGURE.as_posix()})\n\n" + ledger_markdown(rows))
     write_section("hrtem-ledger", "HRTEM training ledger: whole-frame accuracy against CPU-hours", body,
                   "make train-continue HOURS=2")

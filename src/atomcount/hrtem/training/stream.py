@@ -239,13 +239,19 @@ def iter_batches(stream: HRTEMStream, seed: int, steps: range, size: int,
 
             for _ in range(len(slots)):
                 submit()
-            while pending:
-                shm, result = pending.popleft()
-                result.get()
-                batch = tuple(a.copy() for a in _slot_arrays(shm, shapes))
-                free.append(shm)
-                submit()
-                yield batch
+            try:
+                while pending:
+                    shm, result = pending.popleft()
+                    result.get()
+                    batch = tuple(a.copy() for a in _slot_arrays(shm, shapes))
+                    free.append(shm)
+                    submit()
+                    yield batch
+            finally:
+                # a consumer that stops early (deadline, signal) leaves batches in flight: let the workers
+                # finish them before the pool is terminated, which can otherwise hang on busy workers
+                for _, result in pending:
+                    result.wait()
     finally:
         for shm in slots:
             shm.close()
