@@ -9,11 +9,12 @@ DOMAIN = {"entries": ["Au_100_300kV_rmsd0.0850"], "settings": [[79, "100", 300.0
           "alpha_mrad": [10.0, 35.5], "theta_mrad": [18.0, 250.0], "min_width_mrad": 10.0}
 
 
-@pytest.fixture(scope="session", params=[{}, {"edge": True}, {"alpha_harmonics": 3}],
-                ids=["theta-hats", "with-edge-hats", "with-alpha-harmonics"])
+@pytest.fixture(scope="session", params=[{}, {"edge": True}, {"alpha_harmonics": 3},
+                                         {"alpha_harmonics": 3, "element_onehot": True}],
+                ids=["theta-hats", "with-edge-hats", "with-alpha-harmonics", "with-element-indicators"])
 def random_additive(tmp_path_factory, request):
     """(path, torch model) of an untrained AdditiveNet: plain, with the α-relative edge hats, with the α
-    harmonics; its guarantees hold for any weights."""
+    harmonics, with harmonics and element indicators; its guarantees hold for any weights."""
     import torch
 
     from atomcount.stem.ppiscs.surrogate.nets import AdditiveNet
@@ -22,7 +23,7 @@ def random_additive(tmp_path_factory, request):
     torch.manual_seed(3)
     model = AdditiveNet(width=32, depth=2, rank=4, **request.param)
     path = tmp_path_factory.mktemp("w") / "additive.npz"
-    export(model, "additive", path, {"model_kw": {}, "domain": DOMAIN, "holdout_entries": []})
+    export(model, "additive", path, {"model_kw": request.param, "domain": DOMAIN, "holdout_entries": []})
     return path, model
 
 

@@ -11,7 +11,8 @@ import pytest
 from atomcount.core.errors import AtomcountError
 from atomcount.stem.ppiscs.surrogate import SurrogateDomainWarning, load, predict, predict_batch
 from atomcount.stem.ppiscs.surrogate.features import (
-    EDGE_NODES, NODES, alpha_harmonics, detector_basis, encode, encode_full, hat_cumulative,
+    EDGE_NODES, ELEMENT_Z, NODES, alpha_harmonics, detector_basis, encode, encode_full, hat_cumulative,
+    network_inputs,
 )
 
 
@@ -50,6 +51,17 @@ def test_alpha_harmonics_are_sines_and_cosines_of_the_scaled_alpha():
     np.testing.assert_allclose(h[:, 6:9] ** 2 + h[:, 9:] ** 2, 1.0)
 
 
+def test_element_indicators_mark_the_papers_elements_and_nothing_else():
+    z = np.array([13, 79, 82, 30, 79])
+    x = encode(z, np.full(5, "100"), np.full(5, 300.0), np.full(5, 20.0), np.full(5, 0.085))
+    h = network_inputs(x, 2, elements=True)
+    assert h.shape == (5, 6 + 4 + 8)
+    np.testing.assert_array_equal(h[:, :10], network_inputs(x, 2))
+    onehot = h[:, 10:]
+    assert [int(np.flatnonzero(r)[0]) for r in onehot[[0, 1, 2, 4]]] == [0, ELEMENT_Z.index(79), 7, ELEMENT_Z.index(79)]
+    assert onehot.sum(axis=1).tolist() == [1, 1, 1, 0, 1]  # zinc is none of them
+
+
 def _random_settings(rng, n):
     inner = rng.uniform(18, 230, n)
     mid = rng.uniform(inner + 5, 245)
@@ -76,7 +88,7 @@ def test_numpy_path_matches_torch(random_additive):
     rng = np.random.default_rng(1)
     alpha, t0, _, te = _random_settings(rng, 16)
     x = encode(np.full(16, 79), np.full(16, "110"), np.full(16, 300.0), alpha, np.full(16, 0.085))
-    x = alpha_harmonics(x, model.alpha_harmonics)
+    x = network_inputs(x, model.alpha_harmonics, model.element_onehot)
     b = detector_basis(t0, te, alpha, edge_nodes=EDGE_NODES if model.edge else None)[:, None, :]
     with torch.no_grad():
         ref = model(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32))[:, 0].numpy()

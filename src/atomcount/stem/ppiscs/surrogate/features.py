@@ -89,6 +89,26 @@ def alpha_harmonics(x: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([x, np.sin(phase), np.cos(phase)], axis=-1)
 
 
+#: Atomic numbers of paper 001's elements (Al, Ni, Cu, Pd, Ag, Pt, Au, Pb): one indicator each in
+#: :func:`network_inputs` with ``elements=True``.
+ELEMENT_Z = (13, 28, 29, 46, 47, 78, 79, 82)
+
+
+def network_inputs(x: np.ndarray, harmonics: int = 0, elements: bool = False) -> np.ndarray:
+    """What the additive network reads: :func:`encode`'s (B, 6), the α harmonics (:func:`alpha_harmonics`)
+    and, with ``elements``, one indicator per element of :data:`ELEMENT_Z` (B, 8; all zero for any other Z).
+
+    The scaled Z alone makes the trunk tell eight elements apart through one smooth input; the
+    indicators give each element weights of its own in the first layer (an embedding), while Z, kV
+    and rmsd stay continuous. (B, 6 + 2·harmonics + 8·elements).
+    """
+    out = alpha_harmonics(x, harmonics)
+    if not elements:
+        return out
+    z = np.rint((x[:, 0] + 1.0) / 2.0 * (_Z_RANGE[1] - _Z_RANGE[0]) + _Z_RANGE[0])
+    return np.concatenate([out, (z[:, None] == np.asarray(ELEMENT_Z)).astype(out.dtype)], axis=-1)
+
+
 def encode_full(z, zone, kv, alpha, rmsd, inner, outer, cs_um, defocus) -> np.ndarray:
     """Input vectors (B, 11) of the paper's network: :func:`encode` plus θ0, θe (mrad), Cs (µm), C10 (Å)."""
     theta = (THETA_MIN, THETA_MAX)

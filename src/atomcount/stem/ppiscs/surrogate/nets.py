@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from atomcount.stem.ppiscs.surrogate.features import EDGE_NODES, EDGE_PRIOR_ALPHA, N_OUT, NODES
+from atomcount.stem.ppiscs.surrogate.features import EDGE_NODES, EDGE_PRIOR_ALPHA, ELEMENT_Z, N_OUT, NODES
 
 
 def _activation(name: str) -> nn.Module:
@@ -79,13 +79,15 @@ class AdditiveNet(nn.Module):
         Add the hats on θ − α (:data:`~.features.EDGE_NODES`) to the basis.
     alpha_harmonics : int
         n of :func:`~.features.alpha_harmonics`: the network's input is (B, n_in + 2n).
+    element_onehot : bool
+        The input ends with one indicator per element (:func:`~.features.network_inputs`): 8 more inputs.
     """
 
     def __init__(self, n_in: int = 6, width: int = 128, depth: int = 4, rank: int = 8, edge: bool = False,
-                 alpha_harmonics: int = 0):
+                 alpha_harmonics: int = 0, element_onehot: bool = False):
         super().__init__()
-        self.alpha_harmonics = alpha_harmonics
-        n_in += 2 * alpha_harmonics
+        self.alpha_harmonics, self.element_onehot = alpha_harmonics, element_onehot
+        n_in += 2 * alpha_harmonics + (len(ELEMENT_Z) if element_onehot else 0)
         layers: list[nn.Module] = []
         for k in range(depth):
             layers += [nn.Linear(n_in if k == 0 else width, width), nn.SiLU()]

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from atomcount.stem.ppiscs.surrogate.features import (
-    EDGE_NODES, NODES, alpha_harmonics, detector_basis, encode, encode_full,
+    EDGE_NODES, ELEMENT_Z, NODES, detector_basis, encode, encode_full, network_inputs,
 )
 
 
@@ -67,8 +67,10 @@ class Surrogate:
         if self.kind == "additive":
             n = sum(1 for k in a if k.startswith("trunk") and k.endswith("_w"))
             self.layers = [(a[f"trunk{k}_w"], a[f"trunk{k}_b"]) for k in range(n)]
-            #: n of features.alpha_harmonics: the first layer sees 6 + 2n inputs
-            self.harmonics = (self.layers[0][0].shape[0] - 6) // 2
+            #: element indicators (features.network_inputs), recorded with the weights
+            self.elements = bool(self.meta.get("model_kw", {}).get("element_onehot", False))
+            #: n of features.alpha_harmonics: the first layer sees 6 + 2n (+ 8 indicators) inputs
+            self.harmonics = (self.layers[0][0].shape[0] - 6 - (len(ELEMENT_Z) if self.elements else 0)) // 2
             self.rank = a["head_u_w"].shape[1] // 87
             nodes = a["nodes"].astype(np.float64)
             self.nodes = NODES if np.array_equal(nodes, NODES) else nodes
@@ -82,7 +84,7 @@ class Surrogate:
 
     def factors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Additive network: U (B, 87, R) and V·scale (B, R, M) for encoded settings ``x`` (B, 6)."""
-        h = alpha_harmonics(x, self.harmonics).astype(np.float32)
+        h = network_inputs(x, self.harmonics, self.elements).astype(np.float32)
         for w, b in self.layers:
             h = _swish(h @ w + b)
         a = self.arrays

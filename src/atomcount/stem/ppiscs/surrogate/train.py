@@ -33,7 +33,7 @@ import torch
 
 from atomcount.core.errors import AtomcountError
 from atomcount.stem.ppiscs.surrogate.features import (
-    EDGE_NODES, CurveTable, alpha_harmonics, build_table, detector_basis, encode_full, sample_detectors, N_OUT, NODES,
+    EDGE_NODES, CurveTable, build_table, detector_basis, encode_full, network_inputs, sample_detectors, N_OUT, NODES,
 )
 from atomcount.stem.ppiscs.surrogate.nets import AdditiveNet, DenseNet1D
 
@@ -57,10 +57,11 @@ def losses(pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor) -> dict[s
 class Sampler:
     """Batches of (settings, detectors, target curves) from a :class:`CurveTable`."""
 
-    def __init__(self, table: CurveTable, seed: int, edge: bool = False, harmonics: int = 0):
+    def __init__(self, table: CurveTable, seed: int, edge: bool = False, harmonics: int = 0,
+                 elements: bool = False):
         self.table, self.edge = table, edge
         self.rng = np.random.default_rng(seed)
-        self.x = alpha_harmonics(table.inputs(), harmonics)
+        self.x = network_inputs(table.inputs(), harmonics, elements)
         self.mask = (np.arange(N_OUT) < table.n_atoms()[:, None]).astype(np.float32)
 
     def settings(self, batch: int) -> np.ndarray:
@@ -133,7 +134,8 @@ def train(kind: str, table: CurveTable, steps: int, seed: int = 0, lr: float = 1
     torch.manual_seed(seed)
     model = make_model(kind, **model_kw)
     sampler = Sampler(table, seed + 1, edge=bool(model_kw.get("edge", False)),
-                      harmonics=int(model_kw.get("alpha_harmonics", 0)))
+                      harmonics=int(model_kw.get("alpha_harmonics", 0)),
+                      elements=bool(model_kw.get("element_onehot", False)))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     start, log, done_seconds = 0, [], 0.0
     path = Path(checkpoint) if checkpoint is not None else None
@@ -260,6 +262,8 @@ def domain_of(table: CurveTable) -> dict:
 @click.option("--alpha-harmonics", default=0, show_default=True,
               help="Additive: follow the settings by sin/cos of π·2^k·α for k < n (features.alpha_harmonics; "
                    "measured: BENCHMARKS.md, ppiscs-surrogate-learning).")
+@click.option("--element-onehot/--no-element-onehot", default=False, show_default=True,
+              help="Additive: one input indicator per element (features.network_inputs).")
 @click.option("--slicing-correction/--no-slicing-correction", default=False, show_default=True,
               help="Train on the library corrected to converged slicing (the shipped table, "
                    "atomcount.stem.ppiscs.slicing_correction); every entry needs a row in it.")
@@ -270,7 +274,8 @@ def domain_of(table: CurveTable) -> dict:
               help="Resume from / save the training state here (atomically, every 10 min and at the stop).")
 @click.option("--hours", default=None, type=float, help="With --checkpoint: stop after this wall time (h); "
               "run the same command again to continue.")
-def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, alpha_harmonics, slicing_correction, holdout,
+def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, alpha_harmonics, element_onehot,
+         slicing_correction, holdout,
          library, out, checkpoint, hours):
     """Train a PPISCS surrogate (one thread) and export its weights when it has done --steps."""
     from atomcount.stem.ppiscs.library import list_entries
@@ -286,7 +291,8 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, alph
     correction = load_correction() if slicing_correction else None
     table = build_table(TRAIN_ALPHAS, library, train_names, dtype=np.float32, correction=correction)
     print(f"table: {len(table)} settings from {len(train_names)} entries in {time.perf_counter() - t0:.0f} s", flush=True)
-    kw = (dict(width=width, depth=depth, rank=rank, edge=edge, alpha_harmonics=alpha_harmonics) if kind == "additive"
+    kw = (dict(width=width, depth=depth, rank=rank, edge=edge, alpha_harmonics=alpha_harmonics,
+               element_onehot=element_onehot) if kind == "additive"
           else dict(growth=width, layers=depth))
     deadline = time.time() + 3600 * hours if hours is not None else None
     model, log, status = train(kind, table, steps, seed=seed, lr=lr, batch=batch, detectors=detectors,
@@ -304,6 +310,7 @@ def main(kind, steps, seed, lr, batch, detectors, width, depth, rank, edge, alph
                        f"--lr {lr} --batch {batch} --detectors {detectors} --width {width} --depth {depth} --rank {rank}"
                        + (" --edge" if edge and kind == "additive" else "")
                        + (f" --alpha-harmonics {alpha_harmonics}" if alpha_harmonics and kind == "additive" else "")
+                       + (" --element-onehot" if element_onehot and kind == "additive" else "")
                        + (" --slicing-correction" if slicing_correction else "")
                        + (f" --holdout {holdout}" if holdout else "") + f" --out {out}"
                        + (f" --checkpoint {checkpoint} (in chunks of --hours)" if checkpoint else "")}
