@@ -139,3 +139,23 @@ def test_cli_count_bad_files_exit_2_with_one_line(tiny_model, tmp_path, make, ar
     assert r.returncode == 2
     assert fragment in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_model_file_rewritten_in_the_same_process_is_loaded_again(tmp_path):
+    import os
+
+    import torch
+
+    from atomcount.hrtem.analysis.count import load_counting_model
+    from atomcount.hrtem.nn.checkpoint import save_model
+    from atomcount.hrtem.nn.fcn import ColumnFCN
+
+    path = tmp_path / "m.pt"
+    torch.manual_seed(0)
+    save_model(path, ColumnFCN(width=4), {"version": 1})
+    first, meta = load_counting_model(str(path))
+    assert load_counting_model(str(path))[0] is first and meta["version"] == 1  # loaded once
+    save_model(path, ColumnFCN(width=4), {"version": 2})  # shipped anew
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    second, meta = load_counting_model(str(path))
+    assert second is not first and meta["version"] == 2

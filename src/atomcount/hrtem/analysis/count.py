@@ -108,23 +108,29 @@ class CountResult:
                 "focus_z": None if not np.isfinite(self.focus_z) else round(float(self.focus_z), 2)}
 
 
-@lru_cache(maxsize=4)
 def load_counting_model(path: str | None = None, device: str = "cpu"):
-    """Load (once) a column-counting model; the shipped one by default.
+    """Load (once per file version) a column-counting model; the shipped one by default.
 
     Batch norms are folded into the convolutions (:func:`atomcount.hrtem.nn.fcn.fold_batch_norm`);
     on the CPU the weights are laid out channels-last, which the convolutions run faster
     in (:func:`atomcount.hrtem.analysis.predict.predict_maps` feeds the input the same way).
+    A file rewritten since it was loaded (a model shipped in the same process) is loaded again.
     """
+    p = Path(path) if path else DEFAULT_MODEL
+    if not p.exists():
+        raise AtomcountError(f"model file {p} not found; train one with `atomcount train` or reinstall atomcount")
+    return _load_counting_model(str(p.resolve()), p.stat().st_mtime_ns, device)
+
+
+@lru_cache(maxsize=4)
+def _load_counting_model(path: str, mtime_ns: int, device: str):
+    """:func:`load_counting_model` of one version (modification time) of a file."""
     import torch
 
     from atomcount.hrtem.nn.checkpoint import load_model
     from atomcount.hrtem.nn.fcn import fold_batch_norm
 
-    p = Path(path) if path else DEFAULT_MODEL
-    if not p.exists():
-        raise AtomcountError(f"model file {p} not found; train one with `atomcount train` or reinstall atomcount")
-    model, meta = load_model(p, device)
+    model, meta = load_model(path, device)
     fold_batch_norm(model)
     if device == "cpu":
         model = model.to(memory_format=torch.channels_last)
