@@ -52,6 +52,11 @@ STATE_DIR = Path("training/hrtem")
 #: refuses it (:data:`MAX_CHECKPOINT_MB`); it ran one chunk (ledger rows 14–15, state not kept). On CPU
 #: the next run needs capacity that costs few parameters (wider high-resolution stages, whose weights
 #: are small); this recipe is for a lent GPU, in one lease.
+#:
+#: The lease of 2026-11-25 ran it (``atomcount.hrtem.training.lease``, variant ``s2w32``: batch 32, 11 400
+#: steps, 365 000 images) beside the shipped stride-1 model widened to width 32 (``s1w32``): whole-frame
+#: exact 0.806 (stride 2) and 0.838 (stride 1, shipped) — docs/compute_log.md, BENCHMARKS.md
+#: ``hrtem-gpu-lease``. Width-32 runs go on in leases; their checkpoints cannot be committed.
 RECIPE = TrainConfig(data=["data/train"], val_data=None, out=str(STATE_DIR), steps=60_000, batch=8, crop=128,
                      width=32, input_stride=2, lr=4e-4, seed=18, checkpoint_every=1000, val_every=0, threads=1,
                      workers=1, particle_bias=0.5, curriculum_fraction=0.0, detector_mix=0.5, log_every=100,
