@@ -57,18 +57,19 @@ ppiscs-queue: $(STAMP)
 SURROGATE_STEPS ?= 100000
 ppiscs-surrogate: $(STAMP)
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 --lr 0.002 \
-		--batch 128 --detectors 8 --width 128 --depth 4 --rank 8 --alpha-harmonics 6 --slicing-correction \
+		--batch 128 --detectors 8 --width 256 --depth 4 --rank 8 --alpha-harmonics 6 --element-onehot --slicing-correction \
 		--out runs/ppiscs/additive.npz
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.ship runs/ppiscs/additive.npz
 
-# The shipped recipe (6 harmonics of α, features.alpha_harmonics; slicing-corrected library) advanced HOURS
+# The shipped recipe (trunk width 256, 6 harmonics of α, element indicators: features.network_inputs;
+# slicing-corrected library) advanced HOURS
 # at a time from its state in training/ppiscs (commit it while unfinished); once it has done its steps it
-# exports runs/ppiscs/harmonics.npz — measure it (python -m atomcount.bench.ppiscs_surrogate --weights …)
+# exports runs/ppiscs/w256_onehot.npz — measure it (python -m atomcount.bench.ppiscs_surrogate --weights …)
 # before shipping it with python -m atomcount.stem.ppiscs.surrogate.ship.
 ppiscs-surrogate-continue: $(STAMP)
 	$(BIN)/python -m atomcount.stem.ppiscs.surrogate.train --model additive --steps $(SURROGATE_STEPS) --seed 0 \
-		--lr 0.002 --batch 128 --detectors 8 --width 128 --depth 4 --rank 8 --alpha-harmonics 6 --slicing-correction \
-		--checkpoint training/ppiscs/surrogate_harmonics.pt --hours $(HOURS) --out runs/ppiscs/harmonics.npz
+		--lr 0.002 --batch 128 --detectors 8 --width 256 --depth 4 --rank 8 --alpha-harmonics 6 --element-onehot --slicing-correction \
+		--checkpoint training/ppiscs/surrogate_w256_onehot.pt --hours $(HOURS) --out runs/ppiscs/w256_onehot.npz
 
 clean:
 	rm -rf $(VENV) demo_output build *.egg-info

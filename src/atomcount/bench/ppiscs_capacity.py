@@ -163,7 +163,7 @@ def sharing(weights: str | None, steps: int) -> None:
                     f"{err[low[trained]].mean():.2e} | {err[~low[trained]].mean():.2e} | "
                     f"{old.get('train_seconds', 0) / 3600:.2f} |")
     err = errors(weights, test)[trained]
-    shipped = (f"| shipped network ({meta['steps']} steps) | {err.mean():.2e} | {np.percentile(err, 99):.2e} | "
+    shipped = (f"| {'shipped network' if weights is None else f'`{weights}`'} ({meta['model_kw']}, {meta['steps']} steps) | {err.mean():.2e} | {np.percentile(err, 99):.2e} | "
                f"{err.max():.2e} | {err[low[trained]].mean():.2e} | {err[~low[trained]].mean():.2e} | "
                f"{meta.get('train_seconds', 0) / 3600:.2f} |")
     body = f"""The shipped recipe ({meta['model_kw']}, lr {recipe['lr']}, batch {recipe['batch']} settings ×
@@ -178,8 +178,9 @@ first-layer weights of its own instead of sharing one smooth Z input.
 {chr(10).join(rows)}
 {shipped}
 
-Reading: at equal steps both levers lower the error of a network that serves every entry; the shipped
-network's row shows what the longer schedule alone buys."""
+Reading: at equal steps both levers lower the error of a network that serves every entry; the last row
+(the network the variants are built from, `--weights`, at its full schedule) shows what the longer schedule
+alone buys."""
     write_section("ppiscs-surrogate-sharing", "PPISCS surrogate: what narrows the cost of sharing one trunk",
                   body, f"{CMD} --sharing-steps {steps}" + (f" --weights {weights}" if weights else ""))
 
