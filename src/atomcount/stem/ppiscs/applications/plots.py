@@ -101,7 +101,8 @@ def write_all(out: str | os.PathLike, weights=None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     meta = load(weights).meta
     held = meta["holdout_entries"]
-    test = make_test_set(names=meta["domain"]["entries"] + held)
+    # against the library as the network was trained on it (slicing-corrected or not), as the accuracy bench does
+    test = make_test_set(names=meta["domain"]["entries"] + held, slicing_correction=bool(meta.get("slicing_correction")))
     err = errors(weights, test)
     paths = [out / f"ppiscs_fig{k}.png" for k in ("4_errors", "5_curves", "9_sweeps", "10_fit", "11_uncertainty",
                                                   "12_error_probability")]

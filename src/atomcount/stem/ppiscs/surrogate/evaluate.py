@@ -104,15 +104,20 @@ def plot_histograms(err: np.ndarray, test: TestSet, path: str | os.PathLike, hel
     import matplotlib.pyplot as plt
 
     names = sorted(set(test.entry.tolist()))
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
+    cols = min(len(names), 8)  # a grid: one row of 47 panels cannot be read
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows), squeeze=False, sharex=True)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
     bins = np.logspace(np.log10(max(err.min(), 1e-6)), np.log10(err.max()), 30)
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes.flat, names):
         e = err[test.entry == name]
         ax.hist(e, bins=bins)
         tag = " (held out)" if name in held else ""
-        ax.set(xscale="log", xlabel="normalised L1 error", ylabel="curves",
-               title=f"{name}{tag}\nmean {e.mean():.1e}, max {e.max():.1e}")
-        ax.title.set_fontsize(8)
+        ax.set(xscale="log", title=f"{name}{tag}\nmean {e.mean():.1e}, max {e.max():.1e}")
+        ax.title.set_fontsize(7)
+        ax.tick_params(labelsize=6)
+    fig.supxlabel("normalised L1 error (curves per bin)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
