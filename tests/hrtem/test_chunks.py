@@ -156,6 +156,9 @@ def test_ledger_figure_starts_a_new_line_where_a_restarted_run_begins():
     # the recipe label of one run may change (ema, horizon) without starting a new one
     relabel = [{"steps": "10", "recipe": "seed16"}, {"steps": "20", "recipe": "seed16-ema0.999-h62000"}]
     assert run_segments(relabel) == [(0, 2)]
+    # the baseline (the model shipped before) is the first point of the run that starts from it
+    base = [{"steps": "0", "recipe": "shipped", "chunk": "baseline"}, {"steps": "3680", "recipe": "seed16", "chunk": "1"}]
+    assert run_segments(base) == [(0, 2)]
 
 
 def test_weight_average_resumes_and_is_what_gets_exported(tmp_path, entries):

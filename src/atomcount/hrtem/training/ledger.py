@@ -10,12 +10,16 @@ def run_segments(rows: list[dict]) -> list[tuple[int, int]]:
     """Index ranges [a, b) of the training runs in one head's ledger rows, each drawn as its own line.
 
     A run starts where the step count falls (``train-continue --restart``) or where the recipe's first
-    token changes (``seed17`` after ``seed16``; ``gpu-lease-…`` rows of weights trained elsewhere)."""
+    token changes (``seed17`` after ``seed16``; ``gpu-lease-…`` rows of weights trained elsewhere). The
+    ``baseline`` row (the model shipped before the first run) is where the run after it starts from."""
     def run_of(row: dict) -> str:
         return row["recipe"].split("-")[0]
 
-    starts = [0] + [i for i in range(1, len(rows)) if int(rows[i]["steps"]) < int(rows[i - 1]["steps"])
-                    or run_of(rows[i]) != run_of(rows[i - 1])] + [len(rows)]
+    def new_run(i: int) -> bool:
+        a, b = rows[i - 1], rows[i]
+        return int(b["steps"]) < int(a["steps"]) or (a.get("chunk") != "baseline" and run_of(a) != run_of(b))
+
+    starts = [0] + [i for i in range(1, len(rows)) if new_run(i)] + [len(rows)]
     return list(zip(starts[:-1], starts[1:]))
 
 
