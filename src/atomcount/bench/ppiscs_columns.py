@@ -218,6 +218,23 @@ def build_correction(rows: list[Row], configs: int = TABLE_CONFIGS) -> tuple[Sli
     return _table({k: _factors(r) for k, r in runs.items()}), runs
 
 
+def add_correction_row(row: Row, configs: int = TABLE_CONFIGS, path=DEFAULT_TABLE) -> bool:
+    """Simulate the correction runs of one (element, zone, kV) and add its row to the table at ``path``.
+
+    What the queue calls before an entry of a cell the table lacks lands, so that every
+    slicing-corrected consumer of the library can read it. Returns False (and simulates
+    nothing) when the table already holds the row.
+    """
+    from atomcount.stem.ppiscs.slicing_correction import load_correction
+
+    table = load_correction(path)
+    if table.has_row(*row):
+        return False
+    runs = [correction_runs(row, s) for s in _config_seeds(row, configs)]
+    table.with_row(row, _factors(runs)).save(path)
+    return True
+
+
 def _corrected_vs_reference(correction: SlicingCorrection, row: Row, runs: dict) -> dict:
     """{detector: {"library", "corrected", "reference": detected fraction per thickness}} of one column's runs."""
     lib, ref = runs["library"], runs["reference"]

@@ -111,6 +111,21 @@ def test_queue_runs_resumes_and_estimates(tmp_path):
         q.run(0.0, tmp_path, TINY, entries)
 
 
+def test_queue_calls_its_hook_before_each_entry_it_simulates(tmp_path):
+    entries = [Entry("Au", "100", 60.0, 0.1), Entry("Cu", "100", 60.0, 0.1)]
+    seen = []
+
+    def hook(entry):
+        seen.append((entry, is_done(entry, TINY, tmp_path)))
+
+    q.run(1.0, tmp_path, TINY, entries, shipped=None, before_entry=hook)
+    assert sorted(e.name for e, _ in seen) == sorted(e.name for e in entries)
+    assert not any(done for _, done in seen)  # called before the entry lands
+    seen.clear()
+    q.run(1.0, tmp_path, TINY, entries, shipped=None, before_entry=hook)
+    assert seen == []  # done entries are not visited again
+
+
 def test_cli_queue_lists_the_domain(tmp_path):
     r = subprocess.run([sys.executable, "-m", "atomcount.cli", "ppiscs", "queue", "--out", str(tmp_path),
                         "--elements", "Au", "--zones", "110", "--voltages", "60,80"], capture_output=True, text=True)

@@ -79,6 +79,22 @@ def test_mismatched_or_repeated_rows_are_refused():
         SlicingCorrection((("Au", "100", 300.0), ("Au", "100", 300.0)), np.ones((2, 3, 4)))
 
 
+def test_a_new_row_is_added_padded_with_factor_one_and_never_twice():
+    t = _table()
+    new = np.full((3, 6), 0.95)  # more bands than the table: the old rows are padded with 1
+    grown = t.with_row(("Pb", "100", 60.0), new)
+    assert grown.rows == t.rows + (("Pb", "100", 60.0),) and grown.factor.shape == (4, 3, 6)
+    np.testing.assert_array_equal(grown.factor[:3, :, :4], t.factor)
+    assert np.all(grown.factor[:3, :, 4:] == 1.0) and np.all(grown.row("Pb", "100", 60.0) == 0.95)
+    assert grown.has_row("Pb", "100", 60.0) and not t.has_row("Pb", "100", 60.0)
+    short = t.with_row(("Pb", "100", 60.0), np.full((3, 2), 1.02))  # fewer bands: the new row is padded
+    assert np.all(short.row("Pb", "100", 60.0) == [1.02, 1.02, 1.0, 1.0])
+    with pytest.raises(AtomcountError, match="already"):
+        t.with_row(("Au", "110", 200.0), new)
+    with pytest.raises(AtomcountError, match="atoms"):
+        t.with_row(("Pb", "100", 60.0), np.ones((5, 4)))
+
+
 def test_applied_to_an_entry_it_commutes_with_the_aperture_average():
     entry = read_entry(DEFAULT_LIBRARY / "Au_100_300kV_rmsd0.0850.h5")
     factor = np.ones((3, 20, 30))
@@ -148,3 +164,17 @@ def test_cli_curve_with_the_slicing_correction(tmp_path):
     np.testing.assert_allclose(values, load_correction().apply(entry).ppiscs(21.0, 46.0, 190.0), rtol=1e-5)
     refused = CliRunner().invoke(cli, base[:-1] + ["surrogate", "--slicing-correction"])
     assert refused.exit_code != 0 and "slicing_correction is for source='library'" in str(refused.exception)
+
+
+def test_the_queue_adds_a_missing_row_once(tmp_path, monkeypatch):
+    from atomcount.bench import ppiscs_columns
+
+    calls = []
+    monkeypatch.setattr(ppiscs_columns, "correction_runs", lambda row, seed: calls.append((row, seed)) or {})
+    monkeypatch.setattr(ppiscs_columns, "_factors", lambda runs: np.full((3, 4), 1.01))
+    path = _table().save(tmp_path / "table.npz")
+    assert ppiscs_columns.add_correction_row(("Pb", "100", 60.0), configs=2, path=path)
+    assert len(calls) == 2 and {c[0] for c in calls} == {("Pb", "100", 60.0)}  # both phonon configurations
+    np.testing.assert_allclose(load_correction(path).row("Pb", "100", 60.0), 1.01)
+    assert not ppiscs_columns.add_correction_row(("Pb", "100", 60.0), configs=2, path=path)
+    assert len(calls) == 2  # nothing simulated for a row the table holds

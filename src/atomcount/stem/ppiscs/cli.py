@@ -72,7 +72,13 @@ def queue(run_it, hours, out, elements, zones, voltages, threads, report):
         voltages=tuple(_floats(voltages, "voltages")) if voltages else q.VOLTAGES,
     )
     if run_it:
-        q.run(hours, directory, entries=entries, threads=threads,
+        from atomcount.bench.ppiscs_columns import add_correction_row
+
+        def correct(entry):
+            if add_correction_row((entry.element, entry.zone, entry.voltage)):
+                click.echo(f"slicing-correction row added: {entry.element} [{entry.zone}] {entry.voltage:g} kV")
+
+        q.run(hours, directory, entries=entries, threads=threads, before_entry=correct,
               progress=lambda r: click.echo(f"{r['entry']}: {r['seconds']:.0f} s on {r.get('device', 'cpu')}"))
     text = q.status_markdown(q.status(directory, entries=entries), directory)
     if report:

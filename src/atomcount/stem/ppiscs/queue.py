@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,11 +167,13 @@ def status(directory: Path = QUEUE_DIR, settings: SimulationSettings = QUEUE_SET
 
 def run(hours: float, directory: Path = QUEUE_DIR, settings: SimulationSettings = QUEUE_SETTINGS,
         entries: list[Entry] | None = None, threads: int = 1, progress=None,
-        shipped: Path | None = DEFAULT_LIBRARY) -> list[dict]:
+        shipped: Path | None = DEFAULT_LIBRARY, before_entry: Callable[[Entry], object] | None = None) -> list[dict]:
     """Simulate the queue's missing entries, cheapest first, until ``hours`` of wall time pass.
 
     An entry is started only while time is left; one that would end after the deadline by
-    the cost model's estimate is skipped in favour of cheaper ones.
+    the cost model's estimate is skipped in favour of cheaper ones. ``before_entry`` is called
+    with each entry before it is simulated (the CLI adds the slicing-correction row of a new
+    element, zone and voltage there, so that no entry lands that corrected consumers cannot read).
 
     Returns
     -------
@@ -192,6 +195,8 @@ def run(hours: float, directory: Path = QUEUE_DIR, settings: SimulationSettings 
         est = model.cpu_seconds(row["entry"], settings)
         if est is not None and est / max(1, threads) > left:
             continue
+        if before_entry is not None:
+            before_entry(row["entry"])
         record = run_entry(row["entry"], settings, str(Path(directory).resolve()), threads)
         records.append(record)
         if progress is not None:

@@ -139,6 +139,28 @@ class SlicingCorrection:
         raise AtomcountError(f"no slicing correction for {element} [{zone}] at {voltage:g} kV; the table holds "
                              f"{self.describe()} (add rows with `python -m atomcount.bench.ppiscs_columns --correction`)")
 
+    def has_row(self, element: str, zone: str, voltage: float) -> bool:
+        """Whether the table holds a row for this element, zone and voltage (kV)."""
+        return any(el == element and z == zone and np.isclose(kv, voltage) for el, z, kv in self.rows)
+
+    def with_row(self, row: Row, factor: np.ndarray) -> SlicingCorrection:
+        """A table with one more row (element, zone, kV) of factors (n_atoms, n_bands).
+
+        The shorter band axis is padded with factor 1: every band from :data:`MAX_ANGLE` on
+        is 1 (:func:`band_factors`), so padding adds only such bands.
+        """
+        if self.has_row(*row):
+            raise AtomcountError(f"slicing correction: row {row} is already in the table")
+        factor = np.asarray(factor, float)
+        if factor.ndim != 2 or factor.shape[0] != self.factor.shape[1]:
+            raise AtomcountError(f"slicing correction: new row has shape {factor.shape}, the table "
+                                 f"{self.factor.shape[1]} atoms × bands")
+        n_bands = max(self.factor.shape[2], factor.shape[1])
+        table = np.ones((len(self.rows) + 1, factor.shape[0], n_bands))
+        table[:-1, :, : self.factor.shape[2]] = self.factor
+        table[-1, :, : factor.shape[1]] = factor
+        return SlicingCorrection(self.rows + (row,), table, self.bin_width)
+
     def ring_factors(self, element: str, zone: str, voltage: float, n_atoms: int, n_rings: int,
                      ring_width: float) -> np.ndarray:
         """Factor (n_atoms, n_rings) for an entry's rings of ``ring_width`` mrad."""
