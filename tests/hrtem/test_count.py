@@ -58,8 +58,18 @@ def test_bad_input_is_refused(tiny_model, image, ps, fragment):
 def test_bad_head_and_missing_model(tmp_path):
     with pytest.raises(AtomcountError, match="head"):
         count_columns(np.zeros((64, 64)), 0.25, head="magic")
-    with pytest.raises(AtomcountError, match="not found"):
+    with pytest.raises(AtomcountError, match="not found.*shipped models: fcn_au_300kv, fcn_au_300kv_fast"):
         count_columns(np.zeros((64, 64)), 0.25, model=str(tmp_path / "none.pt"))
+
+
+def test_a_shipped_model_is_found_by_its_name():
+    from atomcount.hrtem.analysis.count import FAST_MODEL, load_counting_model
+
+    by_name = load_counting_model(FAST_MODEL.stem)
+    assert by_name[0] is load_counting_model(str(FAST_MODEL))[0]  # the same file, loaded once
+    assert by_name[0] is not load_counting_model()[0]
+    with pytest.raises(AtomcountError, match="not found"):
+        load_counting_model("fcn_au_300kv_nonexistent")
 
 
 def test_bfloat16_maps_agree_with_float32_and_stay_float32(tiny_model):

@@ -56,3 +56,7 @@ def test_report_refuses_missing_files_and_a_ship_outside_the_report(tmp_path):
     a.write_bytes(b"")
     with pytest.raises(SystemExit, match="not among"):
         main([str(a), "--ship", str(tmp_path / "b.pt")])
+    with pytest.raises(SystemExit, match="--ship-fast .* not among"):
+        main([str(a), "--ship-fast", str(tmp_path / "b.pt")])
+    with pytest.raises(SystemExit, match="same model"):
+        main([str(a), "--ship", str(a), "--ship-fast", str(a)])

@@ -80,25 +80,23 @@ def _stride_two_forward(model_path: str | None, repeats: int, frame: np.ndarray,
     return _median_s(lambda: predict_maps(net, frame, "cpu", precision=precision), repeats)
 
 
-#: The faster model shipped beside the default one (the default before 2026-11-25), timed alongside.
-FAST_MODEL = "fcn_au_300kv_w16.pt"
 
 
 def _inference_time(model_path: str | None, repeats: int) -> tuple[dict, int]:
     """Timings per precision on 2 and 1 CPU threads, on a frame full of columns:
     ``{(precision, threads): (count_columns s, forward s, stride-2 forward s, forward s of
-    :data:`FAST_MODEL`)}`` and the number of columns the shipped model finds in the frame.
+    :data:`~atomcount.hrtem.analysis.count.FAST_MODEL`)}`` and the number of columns the shipped model finds in the frame.
 
     bfloat16 is timed only where the CPU has it natively (where ``precision="auto"`` picks it).
     """
     import torch
 
-    from atomcount.hrtem.analysis.count import MODELS_DIR, count_columns, load_counting_model
+    from atomcount.hrtem.analysis.count import FAST_MODEL, count_columns, load_counting_model
     from atomcount.hrtem.analysis.predict import native_bfloat16, predict_maps
 
     frame, sampling = _timing_frame()
     columns = len(count_columns(frame, sampling, model=model_path).x_px)
-    fast = load_counting_model(str(MODELS_DIR / FAST_MODEL))[0]
+    fast = load_counting_model(str(FAST_MODEL))[0]
     out = {}
     for precision in ("float32", "bfloat16") if native_bfloat16() else ("float32",):
         for threads in (2, 1):
@@ -238,13 +236,15 @@ Confusion matrix (regression; rows true height 0…15, columns predicted, 0 = mi
 
 def _cpu_section(model_path: str | None, cmd: str) -> None:
     """Write the CPU inference timing section."""
+    from atomcount.hrtem.analysis.count import FAST_MODEL
+
     t, columns = _inference_time(model_path, 5)
     rows = "\n".join(f"| {p} | {n} | {c * 1e3:.0f} ms | {f * 1e3:.0f} ms | {f2 * 1e3:.0f} ms | {f3 * 1e3:.0f} ms | "
                      f"{'≤ 150 ms' if n == 2 else ''} |" for (p, n), (c, f, f2, f3) in t.items())
     body = f"""The frame: the first particle of the whole-frame trust set at 1e4 e⁻/Å², 512×512 px
 ({columns} columns found by the model: the read-out has real work to do).
 
-| precision | threads | `count_columns` (resample, normalise, network, peaks, read-out) | network forward (`predict_maps`) | forward, stride-2 trunk (untrained, same width: timing of the architecture only) | forward, `{FAST_MODEL}` | target |
+| precision | threads | `count_columns` (resample, normalise, network, peaks, read-out) | network forward (`predict_maps`) | forward, stride-2 trunk (untrained, same width: timing of the architecture only) | forward, `{FAST_MODEL.stem}` | target |
 |---|---|---|---|---|---|---|
 {rows}
 
@@ -252,7 +252,8 @@ Median of 5 after a warm-up. `count` uses `--precision auto`: bfloat16 where the
 listed here), float32 elsewhere; what bfloat16 changes in the counts is in section `hrtem-precision`.
 The stride-2 trunk (`ColumnFCN(input_stride=2)`, `atomcount train --input-stride 2`) runs every stage at
 half resolution; at width 32 it reads whole frames as the width-16 stride-1 model does (section
-`hrtem-gpu-lease`). `{FAST_MODEL}` (`count --model`) is the width-16 model shipped beside the default.
+`hrtem-gpu-lease`). `{FAST_MODEL.stem}` (`count --model {FAST_MODEL.stem}`) is the faster model shipped beside
+the default (its card: src/atomcount/models/{FAST_MODEL.stem}.md).
 
 GPU timing: section `hrtem-inference-gpu` (written by `--gpu-timing-only` on a machine with CUDA).
 """

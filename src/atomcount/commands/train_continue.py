@@ -87,8 +87,8 @@ def _evaluate_and_log(model_file: str | None, *, chunk: str, state: dict, thread
 
 
 def ship_default(model_file: Path, *, command: str, extra: dict, workers: int, threads: int,
-                 half: bool = False) -> Path:
-    """Make ``model_file`` the default model ``fcn_au_300kv`` (card with held-out crops and whole frames).
+                 half: bool = False, name: str = "fcn_au_300kv") -> Path:
+    """Make ``model_file`` the shipped model ``name`` (card with held-out crops and whole frames).
 
     Evaluates it on ``data/test`` (simulated when missing), fits its height calibration on
     ``data/val``, refits its confidence maps on whole frames of the training family (ECE ≤ 0.05
@@ -104,8 +104,8 @@ def ship_default(model_file: Path, *, command: str, extra: dict, workers: int, t
     for root, n, seed in (("data/test", 250, 2), ("data/val", 60, 3)):
         if missing_entries(Path(root), n):
             generate(root, DatasetSpec(n_particles=n, seed=seed))
-    target = ship(Path(model_file), Path("data/test"), "fcn_au_300kv", 500, command,
+    target = ship(Path(model_file), Path("data/test"), name, 500, command,
                   train_data=[Path("data/train")], val_data=Path("data/val"), extra=extra, half=half)
-    recalibrate("fcn_au_300kv", frames=Path(ensure_wholeframe_sets(sets=(CALIBRATION_SET,))[0]))
-    update_card("fcn_au_300kv", wholeframe_markdown=wholeframe_markdown(run(None, workers=workers, threads=threads)))
+    recalibrate(name, frames=Path(ensure_wholeframe_sets(sets=(CALIBRATION_SET,))[0]))
+    update_card(name, wholeframe_markdown=wholeframe_markdown(run(str(target), workers=workers, threads=threads)))
     return target

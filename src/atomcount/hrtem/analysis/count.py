@@ -19,6 +19,8 @@ from atomcount.hrtem.analysis.readout import MIN_CLUSTER
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 DEFAULT_MODEL = MODELS_DIR / "fcn_au_300kv.pt"
+#: The faster model shipped beside the default one (``count --model fcn_au_300kv_fast``).
+FAST_MODEL = MODELS_DIR / "fcn_au_300kv_fast.pt"
 
 #: Columns whose confidence is below this are flagged (``low_confidence`` in the table,
 #: a red ring in the overlay): their height is more likely wrong than right.
@@ -109,7 +111,7 @@ class CountResult:
 
 
 def load_counting_model(path: str | None = None, device: str = "cpu"):
-    """Load (once per file version) a column-counting model; the shipped one by default.
+    """Load (once per file version) a column-counting model: a file, a shipped model's name, or the default.
 
     Batch norms are folded into the convolutions (:func:`atomcount.hrtem.nn.fcn.fold_batch_norm`);
     on the CPU the weights are laid out channels-last, which the convolutions run faster
@@ -117,8 +119,12 @@ def load_counting_model(path: str | None = None, device: str = "cpu"):
     A file rewritten since it was loaded (a model shipped in the same process) is loaded again.
     """
     p = Path(path) if path else DEFAULT_MODEL
+    if not p.exists() and p.suffix == "" and (MODELS_DIR / f"{p.name}.pt").exists():
+        p = MODELS_DIR / f"{p.name}.pt"  # a shipped model named without its folder
     if not p.exists():
-        raise AtomcountError(f"model file {p} not found; train one with `atomcount train` or reinstall atomcount")
+        shipped = ", ".join(sorted(m.stem for m in MODELS_DIR.glob("fcn_*.pt")))
+        raise AtomcountError(f"model file {p} not found (shipped models: {shipped}); train one with "
+                             "`atomcount train` or reinstall atomcount")
     return _load_counting_model(str(p.resolve()), p.stat().st_mtime_ns, device)
 
 

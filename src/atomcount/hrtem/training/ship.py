@@ -158,6 +158,7 @@ def ship(run_dir: Path, test_data: Path, name: str, images: int, command: str,
     card = {
         "name": name,
         "architecture": f"ColumnFCN (3 pools, residual blocks), width {model.width}, "
+                        f"{'input stride ' + str(model.input_stride) + ' (pixel unshuffle), ' if model.input_stride > 1 else ''}"
                         f"{sum(p.numel() for p in model.parameters())} parameters, regression + 16-class heads",
         "sampling_range": list(TRAINED_SAMPLING),
         "imaging_ranges": {k: list(v) for k, v in ranges.__dict__.items()},
@@ -202,7 +203,7 @@ def _card_markdown(c: dict) -> str:
   {tr['seconds'] / 60:.0f} min on {tr['machine']}; seed {tr['config']['seed']}.{_lineage_line(c)}
 - **Height calibration** (regression head): {_calibration_line(c.get('calibration'))}
 - **Command**: `{c['command']}`
-- **Date**: {c['date']}
+- **Date**: {c['date']}{_speed_line(c)}
 
 ## Held-out test ({t['images']} images of {t['data']['n_particles']} particles never used in training, seed {t['data']['seed']}, full Table 1 ranges)
 
@@ -213,6 +214,13 @@ def _card_markdown(c: dict) -> str:
 Paper 000 reports 93 % (regression) and 85 % (classification) exact; read BENCHMARKS.md for how
 these figures compare and why.
 {_wholeframe_section(c)}"""
+
+
+def _speed_line(c: dict) -> str:
+    if "forward_ms_512" not in c:
+        return ""
+    return (f"\n- **Speed**: network forward on a 512×512 frame {c['forward_ms_512']:.0f} ms (float32, median, "
+            f"measured when shipped, on {c['test']['machine']})")
 
 
 def _wholeframe_section(c: dict) -> str:
