@@ -227,6 +227,16 @@ def status_markdown(rows: list[dict], directory: Path) -> str:
         "| zone | kV | done | left | CPU-hours left |",
         "|---|---|---|---|---|",
     ]
+    from atomcount.stem.ppiscs.slicing_correction import load_correction
+
+    table = load_correction()
+    cells = {(r["entry"].element, r["entry"].zone, r["entry"].voltage) for r in rows}
+    lacking = sorted(c for c in cells if not table.has_row(*c))
+    if lacking:
+        lines[2:2] = [f"Slicing correction: {len(lacking)} of {len(cells)} (element, zone, kV) cells have no row yet; "
+                      "`queue --run` simulates a cell's row (2 phonon configurations of a 20-atom column, library "
+                      "scheme and 0.025 Å slices) before the cell's first entry, at a cost not in the estimate above.",
+                      ""]
     groups: dict[tuple, list] = {}
     for r in rows:
         groups.setdefault((r["entry"].zone, r["entry"].voltage), []).append(r)
