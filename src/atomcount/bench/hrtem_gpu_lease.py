@@ -38,7 +38,9 @@ def report(models: list[Path], *, workers: int = 2, threads: int = 2, fast: bool
     rows = {name: ledger_rows(r, chunk="", recipe=name, state=state, shipped="") for name, r in records.items()}
     keys = ["exact", "within_1", "exact_ge10", "precision_1e2", "precision_1e3", "precision_1e4", "precision_1e5",
             "recall_min"]
-    table = "\n".join(f"| {name} | {r['head']} | " + " | ".join(r[k] for k in keys) + " |"
+    labels = {"shipped": "default model as shipped before this run",
+              "shipped fast": "fast model as shipped before this run"}
+    table = "\n".join(f"| {labels.get(name, name)} | {r['head']} | " + " | ".join(r[k] for k in keys) + " |"
                       for name, pair in rows.items() for r in pair)
     body = ("Weights trained in a GPU lease (`scripts/gpu_lease.sh`, docs/compute_log.md) beside the shipped "
             "model, on the trust set, in one run. " + WHOLEFRAME_INTRO + "\n\n| model | head | exact | ±1 | "

@@ -238,8 +238,11 @@ def _lineage_line(c: dict) -> str:
     hours = f" ({c['cpu_hours']:.2f} CPU-hours of continued training)" if "cpu_hours" in c else ""
     if "gpu_lease" in c:
         hours = f" (widened where narrower, then trained in a GPU lease: {c['gpu_lease']})"
-    return (f"\n- **Started from**: the weights of `{init}` as shipped before{hours}; that model's card "
-            "(in the git history) says how it was made (GPU pre-training + CPU fine-tunes).")
+    if Path(init).parent.name == "models":
+        return (f"\n- **Started from**: the weights of `{init}` as shipped before{hours}; that model's card "
+                "(in the git history) says how it was made.")
+    return (f"\n- **Started from**: the weights of `{init}`{hours}, a state of the continuing CPU run "
+            "(training/hrtem: recipe, log and ledger say how it was made).")
 
 
 def _calibration_line(cal: dict | None) -> str:
