@@ -148,6 +148,12 @@ def test_domain_is_continuous_in_kv_and_rmsd_between_simulated_settings():
     assert ok(150.0, 0.085) and not ok(150.0, 0.1)  # the 120 kV side holds only 0.085 Å
     assert not ok(250.0, 0.1, z=78)  # element never simulated
     assert any("300 kV" in p for p in domain_problems(model, 79, "100", 330.0, 21.0, 0.1, 60.0, 200.0))
+    # 60 kV trained too: 60…120 kV is a gap of the library's voltage grid (80, 100 kV untrained), not a neighbourhood
+    settings.append([79, "100", 60.0, 0.085])
+    model.settings_by_zone = settings_index(settings)
+    assert ok(60.0, 0.085) and ok(150.0, 0.085)
+    problems = domain_problems(model, 79, "100", 90.0, 21.0, 0.085, 60.0, 200.0)
+    assert len(problems) == 1 and "80, 100 kV between them were not trained" in problems[0]
 
 
 def test_predict_batch_masks_past_thickness(random_additive):

@@ -3,7 +3,7 @@
 :func:`predict` is the ``source="surrogate"`` of :func:`atomcount.stem.ppiscs.curve.ppiscs_curve`;
 :func:`predict_batch` evaluates many settings at once. Neither imports torch. Inputs
 outside the trained domain (recorded with the weights; continuous in kV and rmsd between
-the simulated settings of an element and zone axis) raise :class:`AtomcountError`,
+neighbouring simulated settings of an element and zone axis) raise :class:`AtomcountError`,
 or, with ``extrapolate=True``, give a :class:`SurrogateDomainWarning`.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from atomcount.core.crystals import get_element
 from atomcount.core.errors import AtomcountError
+from atomcount.stem.ppiscs.simulation import VOLTAGES
 
 #: Shipped weights (``make ppiscs-surrogate`` / the command in the model card).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[3] / "models" / "ppiscs_surrogate.npz"
@@ -50,9 +51,14 @@ def domain_problems(model, z: int, zone: str, kv: float, alpha: float, rmsd: flo
     elif not voltages[0] - 1e-6 <= kv <= voltages[-1] + 1e-6:
         out.append(f"{kv:g} kV outside the trained {voltages[0]:g}…{voltages[-1]:g} kV for Z={z} [{zone}]")
     else:
-        # the simulated voltages on either side of kv must both hold rmsd within their range
+        # the simulated voltages on either side of kv must be neighbours on the library's voltage grid
+        # and both hold rmsd within their range
         lo = max(v for v in voltages if v <= kv + 1e-6)
         hi = min(v for v in voltages if v >= kv - 1e-6)
+        skipped = [v for v in VOLTAGES if lo + 1e-6 < v < hi - 1e-6]
+        if skipped:
+            out.append(f"{kv:g} kV lies between the trained {lo:g} and {hi:g} kV for Z={z} [{zone}], but the "
+                       f"library's {', '.join(f'{v:g}' for v in skipped)} kV between them were not trained")
         for v in {lo, hi}:
             r = [r for kv, r in mine if abs(kv - v) < 1e-6]
             if not min(r) - 1e-4 <= rmsd <= max(r) + 1e-4:
