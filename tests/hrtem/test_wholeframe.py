@@ -116,3 +116,33 @@ def test_wholeframe_confidence_fit_reads_raw_confidences_and_restores_the_model(
     assert model.confidence_calibration == {"classification": "old map"}
     for head in ("regression", "classification"):
         assert fitted[head](np.array([0.5]))[0] == pytest.approx(0.25, abs=0.05)
+
+
+def test_frames_keep_the_mean_confidence_of_every_predicted_column():
+    _, frames = _records().arrays()
+    assert frames["mean_confidence"][0] == pytest.approx((0.9 + 0.5 + 0.8 + 0.3) / 4)  # the phantom counts too
+    rec = WholeFrameRecords()
+    rec.add({"head": "classification", "decade": "1e2-1e3", "detector": "counts", "zone": "110", "family": "wulff"},
+            np.array([[0.0, 0.0]]), np.array([3]), np.zeros((0, 2)), np.zeros(0, int), np.zeros(0))
+    assert np.isnan(rec.arrays()[1]["mean_confidence"][0])  # nothing found
+
+
+def test_focus_refusal_rule_is_chosen_within_its_false_refusal_budget():
+    from atomcount.bench.hrtem_focus_check import choose_rule, refused
+
+    rng = np.random.default_rng(0)
+    n = 400
+    # underfocus: fringe mostly positive, 10 % read strongly negative; confident model
+    under = {"z": np.where(rng.random(n) < 0.1, -15.0, 8.0), "confidence": rng.uniform(0.6, 0.9, n),
+             "decade": np.full(n, "1e3-1e4")}
+    # overfocus: fringe negative, the model unsure
+    over = {"z": rng.uniform(-40, -4, n), "confidence": rng.uniform(0.2, 0.55, n), "decade": np.full(n, "1e3-1e4")}
+    z, c, hit, false = choose_rule(under, over, max_false=0.01)
+    assert hit == pytest.approx(1.0) and false <= 0.01 and 0.55 <= c <= 0.6
+    assert hit == refused(over, z, c).mean() and false == refused(under, z, c).mean()
+    # the fringe alone would refuse the tenth of the valid frames that read negative
+    assert refused(under, 3.0, 1.01).mean() == pytest.approx(np.mean(under["z"] < -3))
+    nan = {"z": np.array([np.nan]), "confidence": np.array([np.nan]), "decade": np.array(["1e3-1e4"])}
+    assert not refused(nan, 3.0, 0.9).any()  # no signal, no refusal
+    with pytest.raises(ValueError, match="few enough"):
+        choose_rule({**under, "z": np.full(n, -50.0), "confidence": np.full(n, 0.01)}, over, max_false=0.0)

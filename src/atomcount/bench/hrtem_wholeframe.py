@@ -40,10 +40,11 @@ def ensure_wholeframe_sets(workers: int = 2, sets: tuple | None = None) -> list[
 
 def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress: bool = True,
         defocus: tuple[float, float] | None = None, detectors: tuple[str, ...] | None = None,
-        precision: str = "float32", threshold: float | None = None, sets: tuple | None = None, tta: bool = False):
+        precision: str = "float32", threshold: float | None = None, sets: tuple | None = None, tta: bool = False,
+        heads: tuple[str, ...] = ("regression", "classification")):
     """Evaluate a model (the shipped one by default) on the whole-frame set; returns the records.
 
-    ``defocus`` (C10 range, Å), ``detectors``, ``precision``, ``threshold`` and ``tta`` replace the
+    ``defocus`` (C10 range, Å), ``detectors``, ``precision``, ``threshold``, ``tta`` and ``heads`` replace the
     defaults of :func:`atomcount.hrtem.evaluation.wholeframe.evaluate_wholeframes`; ``sets`` the
     data sets (default: the trust sets).
     """
@@ -58,7 +59,7 @@ def run(model_path: str | None, *, workers: int = 2, threads: int = 2, progress:
     model, _ = load_counting_model(model_path)
     extra = {"defocus": defocus} | ({"detectors": detectors} if detectors else {})
     return evaluate_wholeframes(model, load_entries(roots), progress=progress, precision=precision,
-                                threshold=threshold, tta=tta, **extra)
+                                threshold=threshold, tta=tta, heads=heads, **extra)
 
 
 def _tta_section(model_path: str | None, *, workers: int, threads: int) -> None:

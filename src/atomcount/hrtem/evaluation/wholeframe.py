@@ -51,12 +51,16 @@ class WholeFrameRecords:
     columns: dict = field(default_factory=lambda: {k: [] for k in (
         "head", "detector", "decade", "zone", "family", "true", "read", "confidence")})
     frames: dict = field(default_factory=lambda: {k: [] for k in (
-        "head", "detector", "decade", "zone", "family", "n_pred", "n_matched", "n_true", "focus_z")})
+        "head", "detector", "decade", "zone", "family", "n_pred", "n_matched", "n_true", "focus_z",
+        "mean_confidence")})
 
     def add(self, key: dict, true_xy: np.ndarray, true_h: np.ndarray, pred_xy: np.ndarray,
             pred_h: np.ndarray, confidence: np.ndarray, max_distance: float = 1.0,
             focus_z: float = float("nan")) -> None:
-        """Add one frame of one head (positions in Å; ``focus_z`` from :func:`atomcount.hrtem.analysis.focus.focus_sign`)."""
+        """Add one frame of one head (positions in Å; ``focus_z`` from :func:`atomcount.hrtem.analysis.focus.focus_sign`).
+
+        ``confidence`` is that of every predicted column; the frame keeps its mean (NaN when none).
+        """
         ip, it = match_columns(pred_xy, true_xy, max_distance)
         read = np.zeros(len(true_h), int)
         conf = np.zeros(len(true_h))
@@ -72,6 +76,7 @@ class WholeFrameRecords:
         self.frames["n_matched"].append(len(ip))
         self.frames["n_true"].append(len(true_h))
         self.frames["focus_z"].append(focus_z)
+        self.frames["mean_confidence"].append(float(np.mean(confidence)) if len(confidence) else float("nan"))
 
     def arrays(self) -> tuple[dict, dict]:
         """The records as dicts of numpy arrays (columns, frames)."""
