@@ -66,3 +66,34 @@ def test_count_reports_the_focus_sign(centred_wave):
     res = count_columns(render_image(centred_wave, p, np.random.default_rng(1)), 0.25, min_cluster=0)
     assert res.focus_sign == "overfocus" and res.summary()["focus_sign"] == "overfocus"
     assert res.focus_z < -3
+
+
+def test_refusal_needs_a_strong_overfocus_fringe_and_a_doubting_model():
+    from atomcount.hrtem.analysis.focus import REFUSE_CONFIDENCE, REFUSE_Z, refuse
+
+    doubt, sure = np.array([REFUSE_CONFIDENCE - 0.2] * 5), np.array([REFUSE_CONFIDENCE + 0.05] * 5)
+    assert refuse(-REFUSE_Z - 1, doubt)
+    assert not refuse(-REFUSE_Z - 1, sure)  # a thick underfocus particle can read negative: the model is sure
+    assert not refuse(-REFUSE_Z + 1, doubt)  # a weak fringe: warned, not refused
+    assert not refuse(float("nan"), doubt) and not refuse(-REFUSE_Z - 1, np.zeros(0))
+
+
+def test_count_refuses_an_overfocus_frame_and_writes_nothing(centred_wave, tmp_path):
+    import subprocess
+    import sys
+
+    from atomcount.hrtem.imaging import render_image
+    from atomcount.hrtem.microscope import ImagingParameters
+
+    for defocus, name in ((200.0, "over"), (-200.0, "under")):
+        p = ImagingParameters(defocus=defocus, cs=0.0, focal_spread=30.0, dose=1e5, sampling=0.25)
+        np.save(tmp_path / f"{name}.npy", render_image(centred_wave, p, np.random.default_rng(1)))
+    cmd = [sys.executable, "-m", "atomcount.cli", "count", "--pixel-size", "0.25", "--no-figures", "--min-cluster", "0"]
+    r = subprocess.run(cmd + [str(tmp_path / "over.npy"), str(tmp_path / "under.npy"), "--out", str(tmp_path / "a")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "over: refused" in r.stderr and "1 of 2 image(s) refused" in r.stderr
+    assert not (tmp_path / "a" / "over").exists() and (tmp_path / "a" / "under" / "columns.csv").exists()
+    r = subprocess.run(cmd + [str(tmp_path / "over.npy"), "--no-focus-check", "--out", str(tmp_path / "b")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "overfocused" in r.stderr  # counted, with the fringe's warning
+    assert (tmp_path / "b" / "over" / "columns.csv").exists()

@@ -23,9 +23,13 @@ import click
               help="Network arithmetic; auto = bfloat16 on CPUs with native bfloat16 (about 2x faster), else float32.")
 @click.option("--tta", is_flag=True,
               help="Average the network over the 8 symmetries of the square (8x slower; see BENCHMARKS.md).")
+@click.option("--no-focus-check", is_flag=True,
+              help="Count frames that read as overfocus too (by default such a frame whose columns the model "
+                   "doubts is refused; see BENCHMARKS.md, hrtem-focus-check).")
 @click.option("--min-cluster", type=int, default=16, show_default=True,
               help="Drop groups of fewer columns linked within 3.2 Å (spurious peaks in vacuum); 0 keeps all.")
-def count(files, pixel_size, head, model_path, out, no_figures, device, precision, tta, min_cluster) -> None:
+def count(files, pixel_size, head, model_path, out, no_figures, device, precision, tta, no_focus_check,
+          min_cluster) -> None:
     """Count the atoms in every column of each image in FILES.
 
     Reads .dm3 .dm4 .emd .ser .mrc .tif .png .npy .npz. A file holding a stack
@@ -36,17 +40,25 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, precisio
     import numpy as np
     from tqdm.auto import tqdm
 
+    from atomcount.core.errors import AtomcountError
     from atomcount.core.figures import columns_3d, overlay
     from atomcount.hrtem.analysis.count import LOW_CONFIDENCE, count_columns
+    from atomcount.hrtem.analysis.focus import refuse
     from atomcount.io import read_frames
     from atomcount.io.results import write_columns_csv, write_summary_json
     from atomcount.stem.lattice import lattice_check
 
     jobs = read_frames(files, pixel_size)
-    total = 0
+    total = refused = 0
     for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
         res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster,
                            precision=precision, tta=tta)
+        if not no_focus_check and refuse(res.focus_z, res.confidence):
+            click.echo(f"error: {name}: refused: the Fresnel fringe reads overfocus (z = {res.focus_z:.0f}) and the "
+                       f"model doubts its columns (mean confidence {res.confidence.mean():.2f}); the model reads "
+                       "underfocus images only; nothing written (--no-focus-check counts it anyway)", err=True)
+            refused += 1
+            continue
         if res.focus_sign != "underfocus":
             why = ("the Fresnel fringe at the particle edge is dark: the image may be overfocused"
                    if res.focus_sign == "overfocus" else "the focus sign could not be read from the particle edge")
@@ -65,3 +77,5 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, precisio
             columns_3d(res.x_A, res.y_A, res.height, d / "columns_3d.png")
         total += res.total_atoms
         click.echo(f"{name}: {len(res)} columns, {res.total_atoms} atoms -> {d}")
+    if refused:
+        raise AtomcountError(f"{refused} of {len(jobs)} image(s) refused as overfocus (reasons above)")
