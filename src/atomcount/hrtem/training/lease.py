@@ -22,8 +22,9 @@ from atomcount.hrtem.training.loop import TrainConfig, train
 
 #: What varies between the lease's runs: capacity (width), input stride and where each starts from.
 VARIANTS = {
-    # the CPU run's next recipe (chunks.RECIPE): stride-2 trunk at twice the width, from seed 17 widened
-    "s2w32": {"width": 32, "input_stride": 2, "init": "training/hrtem/init-seed17-s2w16.pt", "seed": 18},
+    # the CPU run's next recipe (chunks.RECIPE): stride-2 trunk at twice the width, first from seed 17
+    # widened, continued since its result of the 2026-11-25 lease was shipped as the fast model
+    "s2w32": {"width": 32, "input_stride": 2, "init": "src/atomcount/models/fcn_au_300kv_fast.pt", "seed": 18},
     # the shipped stride-1 model: widened to twice its width (same maps at step 0) while it was width 16,
     # continued since the lease of 2026-11-25 shipped its width-32 result
     "s1w32": {"width": 32, "input_stride": 1, "init": "src/atomcount/models/fcn_au_300kv.pt", "seed": 19},
