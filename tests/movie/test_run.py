@@ -29,6 +29,18 @@ def _outputs(out: Path) -> dict:
            {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("summary.json"))}
 
 
+def test_frames_count_would_refuse_are_kept_and_flagged(movie_npy, tmp_path, monkeypatch):
+    from atomcount.hrtem.analysis import focus
+
+    monkeypatch.setattr(focus, "refuse", lambda z, confidence: True)
+    said = []
+    count_movie(open_movie(movie_npy, pixel_size=0.25), tmp_path, settings=SETTINGS, progress=False, figures=False,
+                log=said.append)
+    ts = np.genfromtxt(tmp_path / "movie" / "timeseries.csv", delimiter=",", names=True)
+    assert np.array_equal(ts["unreadable"], np.ones(6)) and len(ts) == 6  # kept, flagged
+    assert sum("flagged unreadable" in s for s in said) == 6
+
+
 def test_outputs_resume_and_force(movie_npy, tmp_path):
     out = tmp_path / "out"
     first = _run(movie_npy, out)
@@ -37,6 +49,7 @@ def test_outputs_resume_and_force(movie_npy, tmp_path):
     tr = np.genfromtxt(out / "movie" / "tracks.csv", delimiter=",", names=True)
     assert len(ts) == 6 and np.array_equal(np.bincount(tr["frame"].astype(int), minlength=6), ts["columns"])
     assert np.array_equal(np.bincount(tr["frame"].astype(int), weights=tr["height"], minlength=6), ts["total_atoms"])
+    assert np.array_equal(ts["unreadable"], np.zeros(6))  # no Fresnel fringe to read: never flagged
     # the synthetic columns drift by 0.02 Å per frame along x
     assert np.allclose(ts["drift_x_A"], 0.02 * np.arange(6), atol=0.05)
     before = _outputs(out)

@@ -188,6 +188,7 @@ def count_frames(source: FrameSource, out: Path, settings: MovieSettings, *, for
     from tqdm.auto import tqdm
 
     from atomcount.hrtem.analysis.count import count_columns
+    from atomcount.hrtem.analysis.focus import refuse
 
     key = settings_key(source, settings)
     _writable(out)
@@ -220,8 +221,13 @@ def count_frames(source: FrameSource, out: Path, settings: MovieSettings, *, for
             dx, dy = drift_mod.measure_drift(reference, frame, pixel_size=ps)
             table = res.table() | {f"p{h + 1}": res.probabilities[:, h] for h in range(_N_HEIGHTS)}
             time_s = k * source.frame_time if source.frame_time else None
+            # a frame that `count` would refuse is kept (a movie keeps its frames) but flagged
+            unreadable = refuse(res.focus_z, res.confidence)
+            if unreadable:
+                log(f"frame {k}: the fringe reads overfocus (z = {res.focus_z:.0f}) and the model doubts its "
+                    "columns: its counts are flagged unreadable (timeseries.csv)")
             summary = res.summary() | {"frame": k, "time_s": time_s, "drift_A": [dx, dy],
-                                       "source": source.name,
+                                       "source": source.name, "unreadable": unreadable,
                                        "settings_hash": frame_hash(key, source, k)}
             q_out.put((_frame_dir(out, k), table, summary))
             if errors:
@@ -273,7 +279,8 @@ def track_movie(source: FrameSource, out: Path, settings: MovieSettings) -> tupl
               "probability": cat.get("confidence", np.zeros(0))[order]}
     timeseries = {"frame": np.arange(len(frames)), "time_s": time, "drift_x_A": drift[:, 0],
                   "drift_y_A": drift[:, 1], "columns": n,
-                  "total_atoms": np.array([s["total_atoms"] for s, _ in frames])}
+                  "total_atoms": np.array([s["total_atoms"] for s, _ in frames]),
+                  "unreadable": np.array([int(s.get("unreadable", False)) for s, _ in frames])}
     if settings.fuse:
         probs = np.stack([cat[f"p{h + 1}"] for h in range(_N_HEIGHTS)], axis=1)[order] if n.sum() \
             else np.zeros((0, _N_HEIGHTS))
