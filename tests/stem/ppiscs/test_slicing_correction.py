@@ -129,7 +129,11 @@ def test_table_round_trip_and_bad_files(tmp_path):
 def test_shipped_table_holds_every_element_of_paper_001_along_100_at_300_kv():
     t = load_correction()
     assert {el for el, zone, kv in t.rows if zone == "100" and kv == 300.0} == {"Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au", "Pb"}
-    assert np.all(np.isfinite(t.factor)) and 0.85 < t.factor.min() and t.factor.max() < 1.15
+    assert np.all(np.isfinite(t.factor)) and t.factor.min() > 0
+    # from 10 mrad on (every annular detector of paper 001 starts at ≥ 18 mrad) a correction of a few per cent;
+    # the bright-field band 0–10 mrad, which no detector of the domain reads, may move more (Ni 60 kV: +15 %)
+    adf = t.factor[:, :, 1:]
+    assert 0.85 < adf.min() and adf.max() < 1.15
     # a light atom is nearly a phase object: slicing hardly changes an Al column's HAADF cross-section
     entry = read_entry(DEFAULT_LIBRARY / "Al_100_300kV_rmsd0.0850.h5")
     ratio = t.apply(entry).ppiscs(21.0, 46.0, 190.0) / entry.ppiscs(21.0, 46.0, 190.0)
