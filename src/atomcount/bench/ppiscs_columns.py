@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -223,15 +224,22 @@ def add_correction_row(row: Row, configs: int = TABLE_CONFIGS, path=DEFAULT_TABL
 
     What the queue calls before an entry of a cell the table lacks lands, so that every
     slicing-corrected consumer of the library can read it. Returns False (and simulates
-    nothing) when the table already holds the row.
+    nothing) when the table already holds the row. Queues running side by side may call it
+    at once: the table is re-read and rewritten under a lock, so no process drops another's row.
     """
+    import fcntl
+
     from atomcount.stem.ppiscs.slicing_correction import load_correction
 
-    table = load_correction(path)
-    if table.has_row(*row):
+    if load_correction(path).has_row(*row):
         return False
-    runs = [correction_runs(row, s) for s in _config_seeds(row, configs)]
-    table.with_row(row, _factors(runs)).save(path)
+    factors = _factors([correction_runs(row, s) for s in _config_seeds(row, configs)])
+    with open(Path(path).with_name(f".{Path(path).stem}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        table = load_correction(path)  # as it is now: another queue may have added rows meanwhile
+        if table.has_row(*row):
+            return False
+        table.with_row(row, factors).save(path)
     return True
 
 

@@ -182,3 +182,20 @@ def test_the_queue_adds_a_missing_row_once(tmp_path, monkeypatch):
     np.testing.assert_allclose(load_correction(path).row("Pb", "100", 60.0), 1.01)
     assert not ppiscs_columns.add_correction_row(("Pb", "100", 60.0), configs=2, path=path)
     assert len(calls) == 2  # nothing simulated for a row the table holds
+
+
+def test_rows_added_by_queues_side_by_side_are_all_kept(tmp_path, monkeypatch):
+    from atomcount.bench import ppiscs_columns
+
+    path = _table().save(tmp_path / "table.npz")
+    monkeypatch.setattr(ppiscs_columns, "_factors", lambda runs: np.full((3, 4), 1.01))
+
+    def runs(row, seed):  # another queue adds its row while this one simulates
+        if row[0] == "Pb" and not load_correction(path).has_row("Ni", "100", 60.0):
+            ppiscs_columns.add_correction_row(("Ni", "100", 60.0), configs=1, path=path)
+        return {}
+
+    monkeypatch.setattr(ppiscs_columns, "correction_runs", runs)
+    assert ppiscs_columns.add_correction_row(("Pb", "100", 60.0), configs=1, path=path)
+    rows = load_correction(path).rows
+    assert ("Ni", "100", 60.0) in rows and ("Pb", "100", 60.0) in rows and len(rows) == 5
