@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "hrtem-train-precision": "atomcount.bench.hrtem_train_precision",
     "hrtem-threshold": "atomcount.bench.hrtem_threshold",
     "hrtem-fit-gap": "atomcount.bench.hrtem_fit_gap",
+    "hrtem-focus-check": "atomcount.bench.hrtem_focus_check",
     "model3d": "atomcount.bench.model3d",
     "ppiscs-library": "atomcount.bench.ppiscs_library",
     "ppiscs-surrogate": "atomcount.bench.ppiscs_surrogate",
