@@ -131,11 +131,22 @@ def test_cli_queue_lists_the_domain(tmp_path):
                         "--elements", "Au", "--zones", "110", "--voltages", "60,80"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "0 of 10 entries done" in r.stdout and "| [110] | 80 | 0 | 5 |" in r.stdout
-    assert "Slicing correction: 2 of 2 (element, zone, kV) cells have no row yet" in r.stdout  # Au [110] 60, 80 kV
     r = subprocess.run([sys.executable, "-m", "atomcount.cli", "ppiscs", "queue", "--out", str(tmp_path),
                         "--elements", "Au", "--zones", "100", "--voltages", "300"], capture_output=True, text=True)
     assert "1 of 5 entries done" in r.stdout and "CPU-hours" in r.stdout  # the shipped 0.085 Å entry
     assert "Slicing correction" not in r.stdout  # Au [100] 300 kV has its row
+
+
+def test_status_counts_the_cells_without_a_slicing_correction_row(tmp_path, monkeypatch):
+    from atomcount.stem.ppiscs.slicing_correction import SlicingCorrection
+
+    # the shipped table grows with the queue, so the status is checked against a table of known rows
+    table = SlicingCorrection((("Au", "110", 60.0),), np.ones((1, 3, 4)))
+    monkeypatch.setattr(q, "load_correction", lambda: table)
+    rows = q.status(tmp_path, TINY, q.domain(elements=("Au",), zones=("110",), voltages=(60.0, 80.0, 100.0)), shipped=None)
+    assert "Slicing correction: 2 of 3 (element, zone, kV) cells have no row yet" in q.status_markdown(rows, tmp_path)
+    table = SlicingCorrection(tuple(("Au", "110", kv) for kv in (60.0, 80.0, 100.0)), np.ones((3, 3, 4)))
+    assert "Slicing correction" not in q.status_markdown(rows, tmp_path)
 
 
 def test_library_search_path_reads_several_directories_first_wins(tmp_path):
