@@ -199,11 +199,10 @@ def _factors(runs: list[dict], max_angle: float = MAX_ANGLE) -> np.ndarray:
 
 
 def _table(factors: dict[Row, np.ndarray]) -> SlicingCorrection:
-    n_bins = max(f.shape[1] for f in factors.values())
-    table = np.ones((len(factors), TABLE_ATOMS, n_bins))
-    for k, f in enumerate(factors.values()):
-        table[k, :, : f.shape[1]] = f
-    return SlicingCorrection(tuple(factors), table)
+    table = SlicingCorrection((), np.ones((0, TABLE_ATOMS, 0)))
+    for row, f in factors.items():
+        table = table.with_row(row, f)
+    return table
 
 
 def library_rows(library=None) -> list[Row]:

@@ -49,7 +49,7 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, precisio
     from atomcount.stem.lattice import lattice_check
 
     jobs = read_frames(files, pixel_size)
-    total = refused = 0
+    refused = 0
     for name, frame, ps, src in tqdm(jobs, desc="counting", unit="image", disable=len(jobs) < 2):
         res = count_columns(frame, ps, head=head, model=model_path, device=device, min_cluster=min_cluster,
                            precision=precision, tta=tta)
@@ -75,7 +75,6 @@ def count(files, pixel_size, head, model_path, out, no_figures, device, precisio
             overlay(frame, res.x_px, res.y_px, res.height, d / "overlay.png", pixel_size=ps,
                     flagged=res.confidence < LOW_CONFIDENCE)
             columns_3d(res.x_A, res.y_A, res.height, d / "columns_3d.png")
-        total += res.total_atoms
         click.echo(f"{name}: {len(res)} columns, {res.total_atoms} atoms -> {d}")
     if refused:
         raise AtomcountError(f"{refused} of {len(jobs)} image(s) refused as overfocus (reasons above)")

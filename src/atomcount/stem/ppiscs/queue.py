@@ -25,6 +25,7 @@ from atomcount.core.crystals import get_element
 from atomcount.core.errors import AtomcountError
 from atomcount.stem.ppiscs.library import DEFAULT_LIBRARY, QUEUE_LIBRARY, is_done, list_entries, run_entry, stored_settings
 from atomcount.stem.ppiscs.simulation import MAX_ATOMS, VOLTAGES, Entry, SimulationSettings, crystal_cell, geometry
+from atomcount.stem.ppiscs.slicing_correction import load_correction
 
 #: Elements of paper 001 (Table 1).
 ELEMENTS = ("Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au", "Pb")
@@ -227,8 +228,6 @@ def status_markdown(rows: list[dict], directory: Path) -> str:
         "| zone | kV | done | left | CPU-hours left |",
         "|---|---|---|---|---|",
     ]
-    from atomcount.stem.ppiscs.slicing_correction import load_correction
-
     table = load_correction()
     cells = {(r["entry"].element, r["entry"].zone, r["entry"].voltage) for r in rows}
     lacking = sorted(c for c in cells if not table.has_row(*c))

@@ -131,17 +131,22 @@ class SlicingCorrection:
         return "; ".join(f"[{zone}] {', '.join(f'{v:g}' for v in kvs)} kV: {', '.join(els)}"
                          for (zone, kvs), els in sorted(groups.items()))
 
+    def _index(self, element: str, zone: str, voltage: float) -> int | None:
+        """Position of the row of this element, zone and voltage (kV), or None."""
+        return next((k for k, (el, z, kv) in enumerate(self.rows)
+                     if el == element and z == zone and np.isclose(kv, voltage)), None)
+
     def row(self, element: str, zone: str, voltage: float) -> np.ndarray:
         """Factor table (n_atoms, n_bands) of one element, zone and voltage (kV); refused if absent."""
-        for k, (el, z, kv) in enumerate(self.rows):
-            if el == element and z == zone and np.isclose(kv, voltage):
-                return self.factor[k]
+        k = self._index(element, zone, voltage)
+        if k is not None:
+            return self.factor[k]
         raise AtomcountError(f"no slicing correction for {element} [{zone}] at {voltage:g} kV; the table holds "
                              f"{self.describe()} (add rows with `python -m atomcount.bench.ppiscs_columns --correction`)")
 
     def has_row(self, element: str, zone: str, voltage: float) -> bool:
         """Whether the table holds a row for this element, zone and voltage (kV)."""
-        return any(el == element and z == zone and np.isclose(kv, voltage) for el, z, kv in self.rows)
+        return self._index(element, zone, voltage) is not None
 
     def with_row(self, row: Row, factor: np.ndarray) -> SlicingCorrection:
         """A table with one more row (element, zone, kV) of factors (n_atoms, n_bands).
